@@ -1,0 +1,1 @@
+"""Command-line tools a user runs against the pipeline (producer, smoke tests, builders)."""
