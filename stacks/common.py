@@ -1,0 +1,45 @@
+"""Small building blocks several stacks share."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+
+from stacks.config import LOG_RETENTION_DAYS
+
+_RETENTION_NAMES = (
+    "ONE_DAY", "THREE_DAYS", "FIVE_DAYS", "ONE_WEEK", "TWO_WEEKS", "ONE_MONTH", "TWO_MONTHS",
+    "THREE_MONTHS", "FOUR_MONTHS", "FIVE_MONTHS", "SIX_MONTHS", "ONE_YEAR", "THIRTEEN_MONTHS",
+    "EIGHTEEN_MONTHS", "TWO_YEARS", "THREE_YEARS", "FIVE_YEARS", "SIX_YEARS", "SEVEN_YEARS",
+    "EIGHT_YEARS", "NINE_YEARS", "TEN_YEARS",
+)
+RETENTION = {days: getattr(logs.RetentionDays, name) for days, name in zip(LOG_RETENTION_DAYS, _RETENTION_NAMES, strict=True)}
+
+
+def retention(days: int) -> logs.RetentionDays:
+    """CloudWatch Logs retention for a validated number of days."""
+    return RETENTION[days]
+
+
+def allow_logs_service(key: kms.Key) -> None:
+    """Let CloudWatch Logs in this region use `key` for this account's log groups only.
+
+    Log groups encrypted with a CMK fail to create unless the key policy trusts the
+    regional logs service principal; the encryption-context condition scopes that trust
+    to log groups of this account and region.
+    """
+    stack = cdk.Stack.of(key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:*"
+                }
+            },
+        )
+    )

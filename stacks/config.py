@@ -1,0 +1,206 @@
+"""Typed, validated stage configuration.
+
+`cdk.json` holds one settings block per stage under `context.stages`. `app.py` (the only
+module that reads context or the environment) hands the chosen block to :func:`load_stage`,
+which turns it into frozen dataclasses that stacks receive as keyword arguments.
+
+Every problem stops synth with one message naming the key path, the bad value and what
+is allowed, long before CloudFormation would reject the value twenty minutes into a deploy.
+Defaults live on the dataclasses; a stage only lists what it changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+ARN_PATTERN = r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
+
+
+class ConfigError(ValueError):
+    """A stage setting is unknown, mistyped or out of range."""
+
+    def __init__(self, path: str, value: Any, allowed: str) -> None:
+        super().__init__(f"invalid stage config: {path} = {value!r}: {allowed}")
+        self.path = path
+        self.value = value
+        self.allowed = allowed
+
+
+def rule(*, min: float | None = None, max: float | None = None, pattern: str | None = None,
+         choices: tuple[Any, ...] | None = None, doc: str = "") -> dict[str, Any]:
+    """Field metadata the loader enforces: numeric range, regex pattern or fixed choices."""
+    return {"min": min, "max": max, "pattern": pattern, "choices": choices, "doc": doc}
+
+
+def setting(default: Any, **kwargs: Any) -> Any:
+    return field(default=default, metadata=rule(**kwargs))
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """VPC shape: isolated subnets only, so every AWS API is reached via VPC endpoints."""
+
+    az_count: int = setting(2, min=2, max=6, doc="Availability Zones the VPC spans")
+    cidr: str = setting("10.40.0.0/16", pattern=r"\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])")
+    flow_log_retention_days: int = setting(90, choices=LOG_RETENTION_DAYS)
+
+
+@dataclass(frozen=True)
+class DataLakeConfig:
+    """Zone buckets: lifecycle transitions, noncurrent-version expiry and removal."""
+
+    infrequent_access_after_days: int = setting(30, min=30, max=3650, doc="S3 requires >= 30 days for STANDARD_IA")
+    glacier_after_days: int = setting(90, min=31, max=3650)
+    noncurrent_versions_expire_after_days: int = setting(30, min=1, max=3650)
+    access_log_expire_after_days: int = setting(365, min=1, max=3650)
+    athena_results_expire_after_days: int = setting(30, min=1, max=3650)
+    removal_policy: Literal["destroy", "retain"] = setting("retain", choices=("destroy", "retain"))
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        if self.glacier_after_days <= self.infrequent_access_after_days:
+            raise ConfigError(f"{path}.glacier_after_days", self.glacier_after_days,
+                              f"must be greater than infrequent_access_after_days ({self.infrequent_access_after_days})")
+        if self.removal_policy == "destroy" and not stage.sandbox:
+            raise ConfigError(f"{path}.removal_policy", self.removal_policy,
+                              "'destroy' is allowed only on sandbox stages (sandbox: true); use 'retain'")
+
+
+@dataclass(frozen=True)
+class LakeFormationConfig:
+    """Extra Lake Formation administrators besides the CDK deployment role."""
+
+    admin_arns: tuple[str, ...] = setting((), pattern=ARN_PATTERN, doc="IAM role or user ARNs")
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """Everything one stage deploys with. Built by :func:`load_stage`."""
+
+    name: str
+    sandbox: bool = setting(False, doc="sandbox stages may be destroyed completely")
+    account: str | None = setting(None, pattern=r"\d{12}")
+    region: str | None = setting(None, pattern=r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
+    lake_formation: LakeFormationConfig = field(default_factory=LakeFormationConfig)
+
+    @property
+    def termination_protection(self) -> bool:
+        return not self.sandbox
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        for f in dataclasses.fields(self):
+            section = getattr(self, f.name)
+            if dataclasses.is_dataclass(section) and hasattr(section, "check"):
+                section.check(f"{path}.{f.name}", self)
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return " or ".join(repr(a) for a in get_args(tp))
+    if origin is tuple:
+        return f"a list of {_type_name(get_args(tp)[0])}"
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if dataclasses.is_dataclass(tp):
+        return f"an object with keys {sorted(f.name for f in dataclasses.fields(tp))}"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+            type(None): "null"}.get(tp, str(tp))
+
+
+def _allowed(tp: Any, meta: dict[str, Any]) -> str:
+    parts = [_type_name(tp)]
+    if meta.get("choices"):
+        parts = [f"one of {list(meta['choices'])}"]
+    if meta.get("min") is not None or meta.get("max") is not None:
+        parts.append(f"between {meta.get('min')} and {meta.get('max')}")
+    if meta.get("pattern"):
+        parts.append(f"matching {meta['pattern']}")
+    if meta.get("doc"):
+        parts.append(f"({meta['doc']})")
+    return "must be " + " ".join(parts)
+
+
+def _convert(tp: Any, value: Any, path: str, meta: dict[str, Any]) -> Any:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        (inner,) = [a for a in options if a is not type(None)]
+        return _convert(inner, value, path, meta)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(path, value, _allowed(tp, meta))
+        return _build(tp, value, path)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(path, value, _allowed(tp, meta))
+        return tuple(_convert(get_args(tp)[0], v, f"{path}[{i}]", meta) for i, v in enumerate(value))
+    if origin is Literal:
+        if value not in get_args(tp):
+            raise ConfigError(path, value, _allowed(tp, meta))
+        return value
+    ok = {
+        bool: isinstance(value, bool),
+        int: isinstance(value, int) and not isinstance(value, bool),
+        float: isinstance(value, int | float) and not isinstance(value, bool),
+        str: isinstance(value, str),
+    }.get(tp, False)
+    if not ok:
+        raise ConfigError(path, value, _allowed(tp, meta))
+    _check_rules(value, path, tp, meta)
+    return float(value) if tp is float else value
+
+
+def _check_rules(value: Any, path: str, tp: Any, meta: dict[str, Any]) -> None:
+    low, high, choices, pattern = meta.get("min"), meta.get("max"), meta.get("choices"), meta.get("pattern")
+    if (
+        (choices and value not in choices)
+        or (low is not None and value < low)
+        or (high is not None and value > high)
+        or (pattern and not re.fullmatch(pattern, value))
+    ):
+        raise ConfigError(path, value, _allowed(tp, meta))
+
+
+def _build(cls: Any, data: dict[str, Any], path: str, **fixed: Any) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if f.name not in fixed}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{path}.{key}", data[key], f"unknown key; allowed keys are {sorted(known)}")
+    values = dict(fixed)
+    for name, f in known.items():
+        if name in data:
+            values[name] = _convert(hints[name], data[name], f"{path}.{name}", dict(f.metadata))
+    return cls(**values)
+
+
+def load_stage(stages: Any, name: str, *, account: str | None = None, region: str | None = None) -> StageConfig:
+    """Validate the `stages` context block and build the config of stage `name`.
+
+    `account`/`region` are the CDK_DEFAULT_* fallbacks for a stage that does not pin them.
+    """
+    if not isinstance(stages, dict) or not stages:
+        raise ConfigError("stages", stages, "must be an object mapping stage names to settings in cdk.json")
+    if name not in stages:
+        raise ConfigError("stage", name, f"unknown stage; defined stages are {sorted(stages)}")
+    settings = stages[name] if stages[name] is not None else {}
+    if not isinstance(settings, dict):
+        raise ConfigError(f"stages.{name}", settings, _allowed(StageConfig, {}))
+    path = f"stages.{name}"
+    config: StageConfig = _build(StageConfig, settings, path, name=name)
+    if config.account is None and account:
+        config = dataclasses.replace(config, account=_convert(str, account, "CDK_DEFAULT_ACCOUNT", rule(pattern=r"\d{12}")))
+    if config.region is None and region:
+        config = dataclasses.replace(config, region=region)
+    config.check(path, config)
+    return config

@@ -1,0 +1,34 @@
+"""Wires the stacks of one stage together; the single place that knows the topology.
+
+`app.py` builds the validated config and calls :func:`build_pipeline`; tests call it too,
+so what they check is exactly what `cdk synth` deploys.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from stacks.config import StageConfig
+from stacks.data_lake_stack import DataLakeStack
+from stacks.network_stack import NetworkStack
+
+
+def stack_name(config: StageConfig, unit: str) -> str:
+    return f"MlPipeline-{config.name}-{unit}"
+
+
+def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
+    """Create every stack of the stage and return them by deployment unit."""
+    env = cdk.Environment(account=config.account, region=config.region)
+    common = {"env": env, "termination_protection": config.termination_protection}
+
+    network = NetworkStack(app, stack_name(config, "Network"), config=config.network,
+                           description="ML pipeline: private VPC, endpoints and flow logs", **common)
+    data_lake = DataLakeStack(app, stack_name(config, "DataLake"), config=config.data_lake,
+                              lake_formation=config.lake_formation, stage_name=config.name,
+                              description="ML pipeline: S3 zones, Glue catalog and Lake Formation", **common)
+    stacks: dict[str, cdk.Stack] = {"Network": network, "DataLake": data_lake}
+    for stack in stacks.values():
+        cdk.Tags.of(stack).add("project", "ml-pipeline")
+        cdk.Tags.of(stack).add("stage", config.name)
+    return stacks
