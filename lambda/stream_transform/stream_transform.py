@@ -5,8 +5,8 @@ Each record is checked against the shared event contract (``contracts``) and eit
 re-emitted as one line of compact, canonical JSON (``Ok``, with the dynamic-partitioning
 keys Firehose needs) or returned untouched as ``ProcessingFailed`` so Firehose writes it
 to the error prefix. Nothing is ever ``Dropped`` and a bad record never fails the
-invocation: a failed invocation would make Firehose retry the whole batch and finally
-route every record, good ones included, to the error prefix.
+invocation: a failed invocation makes Firehose retry the whole batch and finally route
+every record, good ones included, to the error prefix.
 
 Unseen categories are kept (the ETL applies the contract's ``unseen`` rule); only data
 that cannot be interpreted safely is rejected. The module reads no environment
@@ -34,13 +34,13 @@ import contracts
 OK = "Ok"
 PROCESSING_FAILED = "ProcessingFailed"
 
-# Lambda caps a synchronous response at 6 MB (6,291,456 bytes). The budget leaves room
-# for the runtime's own serialisation so a full batch never turns into a failed
-# invocation, which Firehose would retry and then send wholesale to the error prefix.
+# Lambda caps a synchronous response at 6 MB (6,291,456 bytes). The budget stays below
+# it so a large batch never becomes a failed invocation, which Firehose would retry and
+# then send wholesale, good records included, to the error prefix.
 MAX_RESPONSE_BYTES = 6_000_000
 
-# Epoch numbers at or above this magnitude are milliseconds: as seconds they would
-# be later than the year 5000.
+# Epoch numbers at or above this magnitude are milliseconds: read as seconds they would
+# lie beyond the year 5000.
 EPOCH_MILLIS_THRESHOLD = 100_000_000_000
 UNKNOWN_PARTITION = "unknown"
 MAX_LOGGED_NAME = 64
@@ -73,7 +73,7 @@ def _invalid(code: str) -> NoReturn:
 
 
 # ---------------------------------------------------------------------------
-# Field-name normalisation
+# Field names
 # ---------------------------------------------------------------------------
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
@@ -81,9 +81,8 @@ _SEPARATORS = re.compile(r"[\s_\-]+")
 
 
 def normalise_name(name: str) -> str:
-    """``livingAreaSqft``, ``living-area-sqft`` and ``Living Area Sqft`` -> ``living_area_sqft``."""
-    stripped = name.strip()
-    return _SEPARATORS.sub("_", _CAMEL_BOUNDARY.sub("_", stripped)).lower()
+    """``livingAreaSqft``, ``living-area-sqft``, ``Living Area Sqft`` -> ``living_area_sqft``."""
+    return _SEPARATORS.sub("_", _CAMEL_BOUNDARY.sub("_", name.strip())).lower()
 
 
 # ---------------------------------------------------------------------------
@@ -99,48 +98,48 @@ def _bounds(spec: contracts.Field) -> tuple[float, float]:
     return low, high
 
 
+def _range_error(value: float, low: float, high: float) -> NoReturn:
+    if not math.isfinite(value):
+        _invalid("not_finite")
+    _invalid("below_min" if value < low else "above_max")
+
+
 def _number_converter(spec: contracts.Field) -> Converter:
+    """Numbers as floats: one JSON type per column keeps the lake's schema stable."""
     low, high = _bounds(spec)
-    isfinite = math.isfinite
 
     def convert(value: Any) -> float:
         kind = type(value)
         if kind is float:
-            number: float = value
+            if low <= value <= high:
+                return value  # type: ignore[no-any-return]
         elif kind is int:
-            try:
-                number = float(value)
-            except OverflowError:
-                _invalid("not_finite")
+            if low <= value <= high:
+                return float(value)
         else:
             _invalid("wrong_type")
-        if not isfinite(number):
-            _invalid("not_finite")
-        if number < low:
-            _invalid("below_min")
-        if number > high:
-            _invalid("above_max")
-        return number
+        _range_error(value, low, high)
 
     return convert
 
 
 def _integer_converter(spec: contracts.Field) -> Converter:
+    """Integers; an integral float (``3.0``) is accepted, a bool is not a number."""
     low, high = _bounds(spec)
 
     def convert(value: Any) -> int:
         kind = type(value)
-        if kind is float:
+        if kind is int:
+            if low <= value <= high:
+                return value  # type: ignore[no-any-return]
+        elif kind is float:
             if not value.is_integer():
                 _invalid("not_integral" if math.isfinite(value) else "not_finite")
-            value = int(value)
-        elif kind is not int:
+            if low <= value <= high:
+                return int(value)
+        else:
             _invalid("wrong_type")
-        if value < low:
-            _invalid("below_min")
-        if value > high:
-            _invalid("above_max")
-        return int(value)
+        _range_error(value, low, high)
 
     return convert
 
@@ -168,9 +167,9 @@ def _string_converter(spec: contracts.Field) -> Converter:
 def _utc_text(moment: datetime) -> str:
     """UTC ISO-8601 with milliseconds and ``Z``: the one time format stored in the lake.
 
-    ``moment`` is in UTC (naive or with a zero offset); ``isoformat()`` without
-    arguments always starts with the 19-character ``YYYY-MM-DDTHH:MM:SS`` and is the
-    cheapest formatter the standard library offers.
+    ``moment`` is in UTC (naive, or with a zero offset). ``isoformat()`` always starts
+    with the 19 characters ``YYYY-MM-DDTHH:MM:SS`` (then ``.ffffff`` if there are
+    microseconds) and is the cheapest formatter in the standard library.
     """
     text = moment.isoformat()
     if moment.microsecond:
@@ -179,7 +178,11 @@ def _utc_text(moment: datetime) -> str:
 
 
 def parse_timestamp(value: Any) -> str:
-    """ISO-8601 with an offset, or epoch seconds / milliseconds -> canonical UTC text."""
+    """ISO-8601 with an offset, or epoch seconds / milliseconds -> canonical UTC text.
+
+    A timestamp without an offset is rejected: guessing its zone would silently shift
+    events by hours.
+    """
     kind = type(value)
     try:
         if kind is str:
@@ -212,7 +215,7 @@ _CONVERTER_FACTORIES: dict[str, Callable[[contracts.Field], Converter]] = {
 def _alias_converter(canonical: Converter, factor: float, spec: contracts.Field) -> Converter:
     """Scale a value given in an alternative unit, then apply the canonical rules.
 
-    The result is rounded to six decimals so a unit conversion does not leak float
+    The product is rounded to six decimals so a unit conversion does not leak float
     noise (``92.90304000000001``) into the lake.
     """
     integral = spec.type == "integer"
@@ -245,15 +248,36 @@ class Target:
 
 
 @dataclass(frozen=True)
+class PartitionKey:
+    """One dynamic-partitioning key: the event date, or a nominal field's category."""
+
+    name: str
+    source: str
+    categories: frozenset[str] = frozenset()
+    unseen: str = contracts.OTHER_CATEGORY
+    is_date: bool = False
+
+
+@dataclass(frozen=True)
 class Rules:
     """Everything the transform needs from the contract, precomputed."""
 
     order: tuple[str, ...]
     required: frozenset[str]
     targets: dict[str, Target]
-    time_field: str
-    partition_fields: tuple[tuple[str, str | None, frozenset[str], str], ...]
+    partition_keys: tuple[PartitionKey, ...]
     key_cache: dict[str, Target | str] = field(default_factory=dict)
+
+
+def _partition_key(contract: contracts.Contract, name: str) -> PartitionKey:
+    if name == "event_date":
+        time_field = next(f.name for f in contract.fields if f.type == "timestamp")
+        return PartitionKey(name, time_field, is_date=True)
+    spec = contract.field(name)
+    if spec.type != "nominal":
+        raise ValueError(f"partition key {name!r} must be event_date or a nominal field")
+    unseen = spec.unseen or contracts.OTHER_CATEGORY
+    return PartitionKey(name, name, frozenset(spec.categories), unseen)
 
 
 def build_rules(contract: contracts.Contract) -> Rules:
@@ -267,33 +291,22 @@ def build_rules(contract: contracts.Contract) -> Rules:
         targets[spec.name] = Target(spec.name, canonical, is_alias=False)
         for alias, factor in spec.aliases.items():
             targets[alias] = Target(spec.name, _alias_converter(canonical, factor, spec), True)
-    time_field = next(f.name for f in contract.fields if f.type == "timestamp")
-    partitions: list[tuple[str, str | None, frozenset[str], str]] = []
-    for key in contract.partition_keys:
-        if key == "event_date":
-            partitions.append((key, None, frozenset(), ""))
-            continue
-        spec = contract.field(key)
-        if spec.type != "nominal":
-            raise ValueError(f"partition key {key!r} must be event_date or a nominal field")
-        partitions.append((key, key, frozenset(spec.categories), spec.unseen or "other"))
     return Rules(
         order=tuple(f.name for f in contract.fields),
         required=frozenset(f.name for f in contract.fields if f.required),
         targets=targets,
-        time_field=time_field,
-        partition_fields=tuple(partitions),
+        partition_keys=tuple(_partition_key(contract, k) for k in contract.partition_keys),
     )
-
-
-RULES = build_rules(contracts.load())
-_DECODER = json.JSONDecoder(parse_constant=lambda name: _reject_constant(name))
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-_LOG_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
+
+
+RULES = build_rules(contracts.load())
+_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_LOG_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
 # ---------------------------------------------------------------------------
@@ -302,7 +315,11 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 def resolve_name(raw: str, rules: Rules = RULES) -> Target | str:
-    """The target of an incoming field name, or its normalised form if it is unknown."""
+    """The target of an incoming field name, or its normalised form if it is unknown.
+
+    Producers send the same few spellings over and over, so results are cached, up to a
+    bound so that a producer inventing names cannot grow the container's memory.
+    """
     hit = rules.key_cache.get(raw)
     if hit is not None:
         return hit
@@ -314,96 +331,98 @@ def resolve_name(raw: str, rules: Rules = RULES) -> Target | str:
 
 
 def decode_payload(data: Any) -> Any:
-    """Base64 text -> parsed JSON value; raises :class:`RecordRejected`."""
+    """Base64 text -> parsed JSON value; raises :class:`RecordRejected`.
+
+    JSON text must be UTF-8 (RFC 8259); ``NaN`` and ``Infinity`` are not JSON.
+    """
     try:
-        raw = binascii.a2b_base64(data, strict_mode=True)
-        text = raw.decode("utf-8")
-    except (binascii.Error, ValueError, TypeError) as exc:
-        detail = "utf8" if isinstance(exc, UnicodeDecodeError) else "base64"
-        raise RecordRejected("decode_error", detail=detail) from None
+        text = binascii.a2b_base64(data, strict_mode=True).decode("utf-8")
+    except UnicodeDecodeError:
+        raise RecordRejected("decode_error", detail="utf8") from None
+    except (binascii.Error, ValueError, TypeError):
+        raise RecordRejected("decode_error", detail="base64") from None
     try:
-        return _DECODER.decode(text)
+        return _DECODE(text)
     except json.JSONDecodeError as exc:
         raise RecordRejected("json_error", detail=exc.msg) from None
     except (ValueError, RecursionError) as exc:
         raise RecordRejected("json_error", detail=type(exc).__name__) from None
 
 
-def _logged_name(name: str) -> str:
-    return name[:MAX_LOGGED_NAME]
+def _name_conflict(event: dict[str, Any], name: str, rules: Rules) -> str:
+    """Why a contract field was given twice: under its unit alias too, or twice over."""
+    given = {resolve_name(raw, rules) for raw, value in event.items() if value is not None}
+    spellings = {t for t in given if isinstance(t, Target) and t.field == name}
+    if len(spellings) > 1 and any(t.is_alias for t in spellings):
+        return "alias_conflict"
+    return "duplicate_field"
 
 
-def collect_fields(
-    event: dict[Any, Any], rules: Rules = RULES
-) -> tuple[dict[str, tuple[Target, Any]], dict[str, str]]:
-    """Map incoming fields onto contract fields, noting unknown, duplicate or conflicting names.
+def normalise_event(event: dict[str, Any], rules: Rules = RULES) -> dict[str, Any]:
+    """Validate a parsed event; return it with canonical names, units and contract order.
 
-    A JSON ``null`` counts as an absent field.
+    Every problem is collected (unknown, duplicate or conflicting names, bad values,
+    missing required fields) so one log line names them all. A JSON ``null`` or a blank
+    string counts as an absent field.
     """
-    found: dict[str, tuple[Target, Any]] = {}
+    values: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    cached = rules.key_cache.get
+    required = rules.required
     for raw, value in event.items():
         if value is None:
             continue
-        target = resolve_name(raw, rules)
+        target = cached(raw) or resolve_name(raw, rules)
         if isinstance(target, str):
-            errors[_logged_name(target)] = "unknown_field"
+            errors[target[:MAX_LOGGED_NAME]] = "unknown_field"
             continue
-        previous = found.get(target.field)
-        if previous is None:
-            found[target.field] = (target, value)
-        elif previous[0] is not target and (previous[0].is_alias or target.is_alias):
-            errors[target.field] = "alias_conflict"
-        else:
-            errors[target.field] = "duplicate_field"
-    return found, errors
-
-
-def normalise_event(
-    found: dict[str, tuple[Target, Any]], errors: dict[str, str], rules: Rules = RULES
-) -> dict[str, Any]:
-    """Convert every value to its canonical form and unit, in contract order.
-
-    ``errors`` (from :func:`collect_fields`) is extended so one log line names every
-    problem of the record, not just the first.
-    """
-    out: dict[str, Any] = {}
-    for name in rules.order:
-        entry = found.get(name)
-        if entry is None or name in errors:
+        name = target.field
+        if name in values or name in errors:
+            errors[name] = _name_conflict(event, name, rules)
             continue
         try:
-            out[name] = entry[0].convert(entry[1])
+            values[name] = target.convert(value)
         except FieldInvalid as exc:
-            if exc.code != "missing" or name in rules.required:
+            if exc.code == "missing" and name not in required:
+                values[name] = None
+            else:
                 errors[name] = exc.code
-    for name in rules.required:
-        if name not in out and name not in errors:
-            errors[name] = "missing"
+    for name in required - values.keys():
+        errors.setdefault(name, "missing")
     if errors:
         raise RecordRejected("schema_error", errors=errors)
-    return out
+    return {name: v for name in rules.order if (v := values.get(name)) is not None}
+
+
+def partition_values(event: Mapping[str, Any], rules: Rules = RULES) -> tuple[str, ...]:
+    """Dynamic-partitioning values of a normalised event, in contract order.
+
+    A nominal value outside the contract's categories maps to the contract's ``unseen``
+    category (the record itself keeps the value), so the number of S3 prefixes, and of
+    Firehose active partitions, stays bounded whatever producers send.
+    """
+    found: list[str] = []
+    for key in rules.partition_keys:
+        value = event.get(key.source)
+        if value is None:
+            found.append(UNKNOWN_PARTITION)
+        elif key.is_date:
+            found.append(value[:10])
+        else:
+            found.append(value if value in key.categories else key.unseen)
+    return tuple(found)
 
 
 def partition_keys(event: Mapping[str, Any], rules: Rules = RULES) -> dict[str, str]:
-    """Dynamic-partitioning keys; nominal values outside the contract's categories map to
-    the contract's ``unseen`` category so the number of S3 prefixes (and Firehose active
-    partitions) stays bounded whatever producers send."""
-    keys: dict[str, str] = {}
-    for key, source, categories, unseen in rules.partition_fields:
-        if source is None:
-            moment = event.get(rules.time_field)
-            keys[key] = moment[:10] if moment else UNKNOWN_PARTITION
-            continue
-        value = event.get(source)
-        keys[key] = UNKNOWN_PARTITION if value is None else value if value in categories else unseen
-    return keys
+    """The ``partitionKeys`` metadata Firehose dynamic partitioning reads."""
+    names = (key.name for key in rules.partition_keys)
+    return dict(zip(names, partition_values(event, rules), strict=True))
 
 
 def encode_event(event: dict[str, Any]) -> str:
-    """Compact JSON line, base64-encoded for the Firehose response."""
+    """One compact JSON line, base64-encoded for the Firehose response."""
     try:
-        line = (_ENCODE(event) + "\n").encode("utf-8")
+        line = _ENCODE(event).encode("utf-8")
     except UnicodeEncodeError:
         bad = {
             name: "invalid_unicode"
@@ -411,7 +430,7 @@ def encode_event(event: dict[str, Any]) -> str:
             if type(value) is str and not _is_encodable(value)
         }
         raise RecordRejected("schema_error", errors=bad) from None
-    return binascii.b2a_base64(line, newline=False).decode("ascii")
+    return binascii.b2a_base64(line + b"\n", newline=False).decode("ascii")
 
 
 def _is_encodable(text: str) -> bool:
@@ -422,34 +441,29 @@ def _is_encodable(text: str) -> bool:
     return True
 
 
-def transform_data(data: Any, rules: Rules = RULES) -> tuple[str, dict[str, str]]:
-    """One record's base64 data -> (transformed base64 data, partition keys)."""
+def transform_data(data: Any, rules: Rules = RULES) -> tuple[str, tuple[str, ...]]:
+    """One record's base64 data -> (transformed base64 data, partition values)."""
     parsed = decode_payload(data)
     if type(parsed) is not dict:
         raise RecordRejected("not_an_object", detail=type(parsed).__name__)
-    found, errors = collect_fields(parsed, rules)
-    event = normalise_event(found, errors, rules)
-    return encode_event(event), partition_keys(event, rules)
+    event = normalise_event(parsed, rules)
+    return encode_event(event), partition_values(event, rules)
 
 
 # ---------------------------------------------------------------------------
-# The batch
+# The batch and its response-size budget
 # ---------------------------------------------------------------------------
 
-# Serialised size of one response entry beyond its variable parts, using the
-# separators and escaping of a default json.dumps (the largest form the runtime emits).
+# Sizes follow a default json.dumps (", " and ": " separators, ASCII escapes): the
+# largest form in which the Lambda runtime can serialise the response.
 _FAILED_ENTRY_OVERHEAD = len(
-    json.dumps({"recordId": "", "result": PROCESSING_FAILED, "data": ""})
-) + len(", ")
-_OK_ENTRY_OVERHEAD = len(json.dumps({"recordId": "", "result": OK, "data": ""})) + len(", ")
-_RESPONSE_OVERHEAD = len(json.dumps({"records": []}))
+    json.dumps({"recordId": "", "result": PROCESSING_FAILED, "data": ""}) + ", "
+)
+_OK_ENTRY_OVERHEAD = len(json.dumps({"recordId": "", "result": OK, "data": ""}) + ", ")
+_RESPONSE_OVERHEAD = len(json.dumps({"records": []})) - len(", ")
 
 
-def _metadata_size(keys: dict[str, str]) -> int:
-    return len(json.dumps({"metadata": {"partitionKeys": keys}})) - len("{}") + len(", ")
-
-
-def _json_value_size(value: Any) -> int:
+def _json_size(value: Any) -> int:
     """Serialised size of ``value`` beyond the empty string the overheads already count."""
     if type(value) is str:
         return len(encode_basestring_ascii(value)) - 2
@@ -477,64 +491,100 @@ class BatchOutcome:
     input_bytes: int
 
 
-def _failed_entry(record_id: Any, data: Any) -> dict[str, Any]:
-    return {"recordId": record_id, "result": PROCESSING_FAILED, "data": data}
+class ResponseBudget:
+    """Keeps the serialised response within Lambda's synchronous payload limit.
+
+    A ``ProcessingFailed`` entry echoes the record's original data, so the size of the
+    response in which every record failed is known before any work is done. A record
+    may come back ``Ok`` only if the response still fits when every later record falls
+    back to that form; the first record that does not fit closes the budget.
+    """
+
+    def __init__(self, ids: list[Any], payloads: list[Any], limit: int) -> None:
+        self.limit = limit
+        self.data_sizes = [_json_size(d) for d in payloads]
+        self.fallback = [
+            _FAILED_ENTRY_OVERHEAD + _json_size(rid) + size
+            for rid, size in zip(ids, self.data_sizes, strict=True)
+        ]
+        self.reserved = sum(self.fallback)
+        self.used = _RESPONSE_OVERHEAD if ids else _RESPONSE_OVERHEAD + len(", ")
+        self.closed = False
+
+    def take_failed(self, index: int) -> None:
+        cost = self.fallback[index]
+        self.reserved -= cost
+        self.used += cost
+
+    def try_take_ok(self, index: int, data_size: int, metadata_size: int) -> bool:
+        """Account for an ``Ok`` entry if it fits; otherwise close the budget."""
+        fallback = self.fallback[index]
+        cost = fallback - self.data_sizes[index] + data_size + metadata_size
+        cost += _OK_ENTRY_OVERHEAD - _FAILED_ENTRY_OVERHEAD
+        if self.used + cost + self.reserved - fallback > self.limit:
+            self.closed = True
+            return False
+        self.reserved -= fallback
+        self.used += cost
+        return True
+
+
+class MetadataCache:
+    """One shared ``metadata`` object (and its serialised size) per partition.
+
+    A batch spans few partitions, so sharing the object saves two dictionaries per
+    record and the time to size them.
+    """
+
+    def __init__(self, rules: Rules) -> None:
+        self.names = tuple(key.name for key in rules.partition_keys)
+        self.entries: dict[tuple[str, ...], tuple[dict[str, Any], int]] = {}
+
+    def get(self, values: tuple[str, ...]) -> tuple[dict[str, Any], int]:
+        entry = self.entries.get(values)
+        if entry is None:
+            metadata = {"partitionKeys": dict(zip(self.names, values, strict=True))}
+            size = len(json.dumps({"metadata": metadata})) - len("{}") + len(", ")
+            entry = self.entries[values] = (metadata, size)
+        return entry
 
 
 def transform_records(
     records: Iterable[Any], *, max_response_bytes: int = MAX_RESPONSE_BYTES, rules: Rules = RULES
 ) -> BatchOutcome:
-    """Transform a batch while keeping the serialised response within ``max_response_bytes``.
-
-    Before a record is returned ``Ok`` the function checks that the response would still
-    fit if every record after it came back ``ProcessingFailed`` with its original data
-    (a size known up front). The first record that does not fit, and every record after
-    it, is returned ``ProcessingFailed`` with reason ``response_size``.
-    """
+    """Transform a batch; records past the response budget come back ``response_size``."""
     batch = [r if isinstance(r, dict) else {} for r in records]
     ids = [r.get("recordId") for r in batch]
     payloads = [r.get("data") for r in batch]
-    fallback = [
-        _FAILED_ENTRY_OVERHEAD + _json_value_size(rid) + _json_value_size(data)
-        for rid, data in zip(ids, payloads, strict=True)
-    ]
-    reserved = sum(fallback)
-    committed = _RESPONSE_OVERHEAD - len(", ") if batch else _RESPONSE_OVERHEAD
-    input_bytes = sum(len(p) for p in payloads if type(p) is str)
+    budget = ResponseBudget(ids, payloads, max_response_bytes)
+    metadata_cache = MetadataCache(rules)
     out: list[dict[str, Any]] = []
     failures: list[Failure] = []
-    full = False
-    for rid, data, cost in zip(ids, payloads, fallback, strict=True):
-        reserved -= cost
-        size = len(data) if type(data) is str else 0
-        if full:
-            committed += cost
-            out.append(_failed_entry(rid, data))
-            failures.append(Failure(rid, "response_size", size))
-            continue
-        try:
-            encoded, keys = transform_data(data, rules)
-        except RecordRejected as exc:
-            committed += cost
-            out.append(_failed_entry(rid, data))
-            failures.append(Failure(rid, exc.reason, size, exc.detail, exc.errors))
-            continue
-        except Exception as exc:  # a defect here must not fail the whole batch
-            committed += cost
-            out.append(_failed_entry(rid, data))
-            failures.append(Failure(rid, "internal_error", size, type(exc).__name__))
-            continue
-        ok_cost = cost - _FAILED_ENTRY_OVERHEAD + _OK_ENTRY_OVERHEAD
-        ok_cost += len(encoded) - _json_value_size(data) + _metadata_size(keys)
-        if committed + ok_cost + reserved > max_response_bytes:
-            full = True
-            committed += cost
-            out.append(_failed_entry(rid, data))
-            failures.append(Failure(rid, "response_size", size))
-            continue
-        committed += ok_cost
-        out.append({"recordId": rid, "result": OK, "data": encoded, "metadata": {"partitionKeys": keys}})
-    return BatchOutcome({"records": out}, failures, committed, input_bytes)
+    for index, (rid, data) in enumerate(zip(ids, payloads, strict=True)):
+        if budget.closed:
+            failure = Failure(rid, "response_size", _length(data))
+        else:
+            try:
+                encoded, partition = transform_data(data, rules)
+            except RecordRejected as exc:
+                failure = Failure(rid, exc.reason, _length(data), exc.detail, exc.errors)
+            except Exception as exc:  # a defect must cost one record, not the batch
+                failure = Failure(rid, "internal_error", _length(data), type(exc).__name__)
+            else:
+                metadata, metadata_size = metadata_cache.get(partition)
+                if budget.try_take_ok(index, len(encoded), metadata_size):
+                    out.append({"recordId": rid, "result": OK, "data": encoded, "metadata": metadata})
+                    continue
+                failure = Failure(rid, "response_size", _length(data))
+        budget.take_failed(index)
+        failures.append(failure)
+        out.append({"recordId": rid, "result": PROCESSING_FAILED, "data": data})
+    input_bytes = sum(len(p) for p in payloads if type(p) is str)
+    return BatchOutcome({"records": out}, failures, budget.used, input_bytes)
+
+
+def _length(data: Any) -> int:
+    return len(data) if type(data) is str else 0
 
 
 # ---------------------------------------------------------------------------
@@ -563,7 +613,7 @@ def summary_log(
     outcome: BatchOutcome, invocation_id: Any, request_id: Any, duration_ms: float
 ) -> dict[str, Any]:
     """One line per invocation with counts per result, failure reason and field error."""
-    records = outcome.response["records"]
+    records = len(outcome.response["records"])
     failed = len(outcome.failures)
     field_errors = Counter(
         f"{name}:{code}" for failure in outcome.failures for name, code in failure.errors.items()
@@ -573,8 +623,8 @@ def summary_log(
         "event": "transform_summary",
         "invocation_id": invocation_id,
         "request_id": request_id,
-        "records": len(records),
-        "results": {OK: len(records) - failed, PROCESSING_FAILED: failed},
+        "records": records,
+        "results": {OK: records - failed, PROCESSING_FAILED: failed},
         "reasons": dict(Counter(f.reason for f in outcome.failures)),
         "field_errors": dict(field_errors),
         "input_bytes": outcome.input_bytes,
@@ -585,20 +635,20 @@ def summary_log(
 
 def emit(lines: Iterable[dict[str, Any]]) -> None:
     """Write JSON log lines to stdout, which Lambda ships to CloudWatch Logs line by line."""
-    text = "".join(_LOG_ENCODE(line) + "\n" for line in lines)
-    sys.stdout.write(text)
+    sys.stdout.write("".join(_LOG_ENCODE(line) + "\n" for line in lines))
     sys.stdout.flush()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, Any]]]:
     """Lambda entry point (``stream_transform.handler``)."""
     started = time.perf_counter()
-    records = event.get("records") if isinstance(event, dict) else None
+    body = event if isinstance(event, dict) else {}
+    records = body.get("records")
     outcome = transform_records(records if isinstance(records, list) else [])
-    invocation_id = event.get("invocationId") if isinstance(event, dict) else None
-    request_id = getattr(context, "aws_request_id", None)
     duration_ms = (time.perf_counter() - started) * 1000
+    invocation_id = body.get("invocationId")
     lines = [failure_log(f, invocation_id) for f in outcome.failures]
+    request_id = getattr(context, "aws_request_id", None)
     lines.append(summary_log(outcome, invocation_id, request_id, duration_ms))
     emit(lines)
     return outcome.response

@@ -1,0 +1,120 @@
+"""Reading and writing the zones: raw NDJSON in, Parquet, CSV and JSON out.
+
+Paths are Hadoop URIs (``s3://`` on Glue, local paths in tests), and every write
+goes through Spark or the Hadoop file system so the same code runs in both places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+import contracts
+from contracts import Contract
+from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, curated_schema, raw_columns, raw_schema
+
+SUCCESS_MARKER = "_SUCCESS"
+
+
+def read_raw_events(
+    spark: SparkSession, paths: str | Sequence[str], contract: Contract | None = None
+) -> DataFrame:
+    """Read gzip or plain NDJSON with the contract-derived all-string schema.
+
+    PERMISSIVE mode puts a line that is not a JSON object into ``_corrupt_record``
+    (other columns null) instead of failing the job. ``recursiveFileLookup`` reads
+    the ``event_date=/home_type=`` folders without turning their names into columns:
+    the values inside the records are the ones that count.
+    """
+    return (
+        spark.read.schema(raw_schema(contract or contracts.load()))
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+        .option("recursiveFileLookup", "true")
+        .json([paths] if isinstance(paths, str) else list(paths))
+    )
+
+
+def conform_raw_events(df: DataFrame, contract: Contract) -> DataFrame:
+    """Give a DataFrame of inferred types (a Glue DynamicFrame's) the raw schema.
+
+    Present raw keys are cast to string, absent ones become null columns, unknown
+    keys are dropped, so the standardisation sees the same input whichever reader
+    produced it.
+    """
+    columns = [
+        (F.col(name).cast("string") if name in df.columns else F.lit(None).cast("string")).alias(name)
+        for name in raw_columns(contract)
+    ]
+    corrupt = F.col(CORRUPT_RECORD).cast("string") if CORRUPT_RECORD in df.columns else F.lit(None)
+    return df.select(*columns, corrupt.cast("string").alias(CORRUPT_RECORD))
+
+
+def read_curated(spark: SparkSession, path: str, contract: Contract) -> DataFrame:
+    """Read the curated zone with its declared schema (no partition type inference)."""
+    return spark.read.schema(curated_schema(contract)).parquet(path)
+
+
+def write_curated(df: DataFrame, path: str, *, mode: str = "overwrite") -> None:
+    """Write Parquet partitioned by ``event_date``.
+
+    Rebalancing by the partition column first (with adaptive execution) gives a few
+    right-sized files per date instead of one small file per task and date.
+    """
+    balanced = df.sparkSession.sql(f"SELECT /*+ REBALANCE({EVENT_DATE}) */ * FROM {{df}}", df=df)
+    balanced.write.mode(mode).partitionBy(EVENT_DATE).parquet(path)
+
+
+def write_training_csv(df: DataFrame, path: str) -> None:
+    """Write SageMaker built-in XGBoost CSV: no header, no index, columns as given.
+
+    The ``_SUCCESS`` marker is removed because the training channel reads every
+    object under the prefix.
+    """
+    df.write.mode("overwrite").option("header", "false").csv(path)
+    delete_path(df.sparkSession, f"{path.rstrip('/')}/{SUCCESS_MARKER}")
+
+
+def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    jvm: Any = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    configuration = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    return hadoop_path.getFileSystem(configuration), hadoop_path
+
+
+def path_exists(spark: SparkSession, path: str) -> bool:
+    """Whether anything exists at ``path`` (an object or a prefix)."""
+    fs, hadoop_path = _file_system(spark, path)
+    return bool(fs.exists(hadoop_path))
+
+
+def delete_path(spark: SparkSession, path: str) -> None:
+    """Delete a file or folder if it exists."""
+    fs, hadoop_path = _file_system(spark, path)
+    if fs.exists(hadoop_path):
+        fs.delete(hadoop_path, True)
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write one small UTF-8 object (the statistics artifact), replacing any old one."""
+    fs, hadoop_path = _file_system(spark, path)
+    stream = fs.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+
+
+def read_text(spark: SparkSession, path: str) -> str:
+    """Read one small UTF-8 object written by :func:`write_text`."""
+    fs, hadoop_path = _file_system(spark, path)
+    stream = fs.open(hadoop_path)
+    try:
+        jvm: Any = spark.sparkContext._jvm
+        data = jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+    finally:
+        stream.close()
+    return bytes(data).decode("utf-8")

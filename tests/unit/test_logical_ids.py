@@ -1,0 +1,17 @@
+"""Stateful resources keep their logical IDs: a rename would replace a bucket or key."""
+
+from __future__ import annotations
+
+from tests.synth import SynthesizedStage
+
+STATEFUL = {
+    "AWS::KMS::Key": ["LakeKey09476F72"],
+    "AWS::S3::Bucket": ["AccessLogs2EC1D6A5", "RawZone2D660746", "CuratedZone89FD8C71", "AthenaResults99A60126"],
+    "AWS::Glue::Database": ["RawDatabase", "CuratedDatabase"],
+    "AWS::LakeFormation::DataLakeSettings": ["LakeSettings"],
+}
+
+
+def test_stateful_logical_ids_are_stable(every_stage: SynthesizedStage) -> None:
+    for resource_type, logical_ids in STATEFUL.items():
+        assert sorted(every_stage.resources("DataLake", resource_type)) == sorted(logical_ids), resource_type
