@@ -6,7 +6,7 @@ from tests.synth import SynthesizedStage
 
 STATEFUL = {
     "AWS::KMS::Key": ["LakeKey09476F72"],
-    "AWS::S3::Bucket": ["AccessLogs2EC1D6A5", "RawZone2D660746", "CuratedZone89FD8C71", "AthenaResults99A60126"],
+    "AWS::S3::Bucket": ["AccessLogs8B620ECA", "RawZone2D660746", "CuratedZone89FD8C71", "AthenaResults99A60126"],
     "AWS::Glue::Database": ["RawDatabase", "CuratedDatabase"],
     "AWS::LakeFormation::DataLakeSettings": ["LakeSettings"],
 }
