@@ -71,4 +71,6 @@ def allow_bucket(policy: iam.ManagedPolicy, bucket: s3.IBucket, *, write: bool =
 
 def allow_key(policy: iam.ManagedPolicy, key: kms.IKey, *, encrypt: bool = False) -> None:
     """Use `key` to decrypt (and optionally encrypt / generate data keys)."""
-    policy.add_statements(iam.PolicyStatement(actions=KMS_DECRYPT + (KMS_ENCRYPT if encrypt else []), resources=[key.key_arn]))
+    policy.add_statements(
+        iam.PolicyStatement(actions=KMS_DECRYPT + (KMS_ENCRYPT if encrypt else []), resources=[key.key_arn])
+    )

@@ -18,7 +18,30 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 # CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 ARN_PATTERN = r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
 
 
@@ -32,8 +55,14 @@ class ConfigError(ValueError):
         self.allowed = allowed
 
 
-def rule(*, min: float | None = None, max: float | None = None, pattern: str | None = None,
-         choices: tuple[Any, ...] | None = None, doc: str = "") -> dict[str, Any]:
+def rule(
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    pattern: str | None = None,
+    choices: tuple[Any, ...] | None = None,
+    doc: str = "",
+) -> dict[str, Any]:
     """Field metadata the loader enforces: numeric range, regex pattern or fixed choices."""
     return {"min": min, "max": max, "pattern": pattern, "choices": choices, "doc": doc}
 
@@ -64,11 +93,17 @@ class DataLakeConfig:
 
     def check(self, path: str, stage: StageConfig) -> None:
         if self.glacier_after_days <= self.infrequent_access_after_days:
-            raise ConfigError(f"{path}.glacier_after_days", self.glacier_after_days,
-                              f"must be greater than infrequent_access_after_days ({self.infrequent_access_after_days})")
+            raise ConfigError(
+                f"{path}.glacier_after_days",
+                self.glacier_after_days,
+                f"must be greater than infrequent_access_after_days ({self.infrequent_access_after_days})",
+            )
         if self.removal_policy == "destroy" and not stage.sandbox:
-            raise ConfigError(f"{path}.removal_policy", self.removal_policy,
-                              "'destroy' is allowed only on sandbox stages (sandbox: true); use 'retain'")
+            raise ConfigError(
+                f"{path}.removal_policy",
+                self.removal_policy,
+                "'destroy' is allowed only on sandbox stages (sandbox: true); use 'retain'",
+            )
 
 
 @dataclass(frozen=True)
@@ -111,8 +146,9 @@ def _type_name(tp: Any) -> str:
         return " or ".join(_type_name(a) for a in get_args(tp))
     if dataclasses.is_dataclass(tp):
         return f"an object with keys {sorted(f.name for f in dataclasses.fields(tp))}"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
-            type(None): "null"}.get(tp, str(tp))
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}.get(
+        tp, str(tp)
+    )
 
 
 def _allowed(tp: Any, meta: dict[str, Any]) -> str:
@@ -199,7 +235,9 @@ def load_stage(stages: Any, name: str, *, account: str | None = None, region: st
     path = f"stages.{name}"
     config: StageConfig = _build(StageConfig, settings, path, name=name)
     if config.account is None and account:
-        config = dataclasses.replace(config, account=_convert(str, account, "CDK_DEFAULT_ACCOUNT", rule(pattern=r"\d{12}")))
+        config = dataclasses.replace(
+            config, account=_convert(str, account, "CDK_DEFAULT_ACCOUNT", rule(pattern=r"\d{12}"))
+        )
     if config.region is None and region:
         config = dataclasses.replace(config, region=region)
     config.check(path, config)

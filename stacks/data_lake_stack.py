@@ -13,15 +13,19 @@ from aws_cdk import aws_lakeformation as lakeformation
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.config import DataLakeConfig, LakeFormationConfig
 from stacks.access import allow_bucket, allow_key, finding_id, role_policy
 from stacks.common import allow_logs_service
 from stacks.compliance import acknowledge
+from stacks.config import DataLakeConfig, LakeFormationConfig
 
 ZONES = ("raw", "curated")
 CLASSIFICATION = {"raw": "pii", "curated": "non-pii"}
 TABLE_READ = ["SELECT", "DESCRIBE"]
 
+LOG_BUCKET_LOGGING_REASON = (
+    "This is the server access log target of the lake buckets; logging it into itself would loop. "
+    "It is write-only for S3 log delivery and readable only by account administrators"
+)
 LOG_BUCKET_SSE_S3_REASON = (
     "Server access log target: S3 log delivery supports only SSE-S3 on the destination bucket, "
     "so it cannot use the CMK; Block Public Access, TLS-only policy and versioning still apply"
@@ -59,7 +63,9 @@ class DataLakeStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
-        self.removal_policy = cdk.RemovalPolicy.DESTROY if config.removal_policy == "destroy" else cdk.RemovalPolicy.RETAIN
+        self.removal_policy = (
+            cdk.RemovalPolicy.DESTROY if config.removal_policy == "destroy" else cdk.RemovalPolicy.RETAIN
+        )
         self.name_prefix = re.sub(r"[^a-z0-9]+", "_", f"mlpipeline_{stage_name}").strip("_")
 
         self.key = kms.Key(
@@ -73,7 +79,9 @@ class DataLakeStack(cdk.Stack):
         self.access_log_bucket = self._access_log_bucket()
         self.raw_bucket = self._zone_bucket("RawZone", "raw/")
         self.curated_bucket = self._zone_bucket("CuratedZone", "curated/")
-        self.athena_results_bucket = self._zone_bucket("AthenaResults", "athena-results/", expire_days=config.athena_results_expire_after_days)
+        self.athena_results_bucket = self._zone_bucket(
+            "AthenaResults", "athena-results/", expire_days=config.athena_results_expire_after_days
+        )
 
         self.lake_settings = self._lake_settings(lake_formation.admin_arns)
         self.registration_role = self._registration_role()
@@ -136,18 +144,32 @@ class DataLakeStack(cdk.Stack):
             removal_policy=self.removal_policy,
             auto_delete_objects=self.removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        acknowledge(bucket, "AwsSolutions-S1", "This is the server access log bucket of the lake; logging it into itself would loop, and CloudTrail data events cover reads of it")
-        for rule_id in ("HIPAA.Security-S3BucketLoggingEnabled", "NIST.800.53.R5-S3BucketLoggingEnabled", "PCI.DSS.321-S3BucketLoggingEnabled"):
-            acknowledge(bucket, rule_id, "This is the server access log bucket of the lake; logging it into itself would loop, and CloudTrail data events cover reads of it")
-        for rule_id in ("HIPAA.Security-S3DefaultEncryptionKMS", "NIST.800.53.R5-S3DefaultEncryptionKMS", "PCI.DSS.321-S3DefaultEncryptionKMS"):
+        for rule_id in (
+            "AwsSolutions-S1",
+            "HIPAA.Security-S3BucketLoggingEnabled",
+            "NIST.800.53.R5-S3BucketLoggingEnabled",
+            "PCI.DSS.321-S3BucketLoggingEnabled",
+        ):
+            acknowledge(bucket, rule_id, LOG_BUCKET_LOGGING_REASON)
+        for rule_id in (
+            "HIPAA.Security-S3DefaultEncryptionKMS",
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "PCI.DSS.321-S3DefaultEncryptionKMS",
+        ):
             acknowledge(bucket, rule_id, LOG_BUCKET_SSE_S3_REASON)
         self._acknowledge_replication(bucket)
         return bucket
 
     def _zone_bucket(self, construct_id: str, log_prefix: str, *, expire_days: int | None = None) -> s3.Bucket:
         transitions = [
-            s3.Transition(storage_class=s3.StorageClass.INFREQUENT_ACCESS, transition_after=cdk.Duration.days(self.config.infrequent_access_after_days)),
-            s3.Transition(storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=cdk.Duration.days(self.config.glacier_after_days)),
+            s3.Transition(
+                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                transition_after=cdk.Duration.days(self.config.infrequent_access_after_days),
+            ),
+            s3.Transition(
+                storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                transition_after=cdk.Duration.days(self.config.glacier_after_days),
+            ),
         ]
         bucket = s3.Bucket(
             self,
@@ -177,7 +199,11 @@ class DataLakeStack(cdk.Stack):
         return bucket
 
     def _acknowledge_replication(self, bucket: s3.Bucket) -> None:
-        for rule_id in ("NIST.800.53.R5-S3BucketReplicationEnabled", "PCI.DSS.321-S3BucketReplicationEnabled", "HIPAA.Security-S3BucketReplicationEnabled"):
+        for rule_id in (
+            "NIST.800.53.R5-S3BucketReplicationEnabled",
+            "PCI.DSS.321-S3BucketReplicationEnabled",
+            "HIPAA.Security-S3BucketReplicationEnabled",
+        ):
             acknowledge(bucket, rule_id, REPLICATION_REASON)
 
     # --- Lake Formation ------------------------------------------------------------------
@@ -195,7 +221,10 @@ class DataLakeStack(cdk.Stack):
             self,
             "LakeSettings",
             mutation_type="APPEND",
-            admins=[lakeformation.CfnDataLakeSettings.DataLakePrincipalProperty(data_lake_principal_identifier=a) for a in admins],
+            admins=[
+                lakeformation.CfnDataLakeSettings.DataLakePrincipalProperty(data_lake_principal_identifier=a)
+                for a in admins
+            ],
         )
 
     def _registration_role(self) -> iam.Role:
@@ -210,7 +239,9 @@ class DataLakeStack(cdk.Stack):
             assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
             description="Lake Formation data-location role for the raw and curated zones",
         )
-        policy = self.registration_policy = role_policy(self, "LocationRegistrationPolicy", role, description="Lake Formation access to the zone buckets")
+        policy = self.registration_policy = role_policy(
+            self, "LocationRegistrationPolicy", role, description="Lake Formation access to the zone buckets"
+        )
         for bucket in (self.raw_bucket, self.curated_bucket):
             allow_bucket(policy, bucket, write=True)
         allow_key(policy, self.key, encrypt=True)
@@ -245,9 +276,15 @@ class DataLakeStack(cdk.Stack):
 
     def _lf_tags(self) -> dict[str, lakeformation.CfnTag]:
         tags = {
-            self.zone_tag_key: lakeformation.CfnTag(self, "ZoneTag", catalog_id=self.account, tag_key=self.zone_tag_key, tag_values=list(ZONES)),
+            self.zone_tag_key: lakeformation.CfnTag(
+                self, "ZoneTag", catalog_id=self.account, tag_key=self.zone_tag_key, tag_values=list(ZONES)
+            ),
             self.classification_tag_key: lakeformation.CfnTag(
-                self, "ClassificationTag", catalog_id=self.account, tag_key=self.classification_tag_key, tag_values=sorted(set(CLASSIFICATION.values()))
+                self,
+                "ClassificationTag",
+                catalog_id=self.account,
+                tag_key=self.classification_tag_key,
+                tag_values=sorted(set(CLASSIFICATION.values())),
             ),
         }
         for tag in tags.values():
@@ -260,31 +297,43 @@ class DataLakeStack(cdk.Stack):
             self,
             f"{zone.capitalize()}DatabaseTags",
             resource=lakeformation.CfnTagAssociation.ResourceProperty(
-                database=lakeformation.CfnTagAssociation.DatabaseResourceProperty(catalog_id=self.account, name=database.ref)
+                database=lakeformation.CfnTagAssociation.DatabaseResourceProperty(
+                    catalog_id=self.account, name=database.ref
+                )
             ),
             lf_tags=[
-                lakeformation.CfnTagAssociation.LFTagPairProperty(catalog_id=self.account, tag_key=self.zone_tag_key, tag_values=[zone]),
-                lakeformation.CfnTagAssociation.LFTagPairProperty(catalog_id=self.account, tag_key=self.classification_tag_key, tag_values=[CLASSIFICATION[zone]]),
+                lakeformation.CfnTagAssociation.LFTagPairProperty(
+                    catalog_id=self.account, tag_key=self.zone_tag_key, tag_values=[zone]
+                ),
+                lakeformation.CfnTagAssociation.LFTagPairProperty(
+                    catalog_id=self.account, tag_key=self.classification_tag_key, tag_values=[CLASSIFICATION[zone]]
+                ),
             ],
         )
         for dependency in (database, *self.tags_.values()):
             association.add_resource_dependency(dependency)
         return association
 
-    def grant_by_tags(self, construct_id: str, principal_arn: str, expression: dict[str, list[str]], *, table_permissions: list[str]) -> list[lakeformation.CfnPrincipalPermissions]:
+    def grant_by_tags(
+        self, construct_id: str, principal_arn: str, expression: dict[str, list[str]], *, table_permissions: list[str]
+    ) -> list[lakeformation.CfnPrincipalPermissions]:
         """LF-tag based grants: DESCRIBE on matching databases, `table_permissions` on their tables.
 
         Each grant depends on the lake settings, the tagged databases and the registered
         locations, so CloudFormation never creates a grant before the admin, the tags and
         the data locations exist.
         """
-        tag_expression = [lakeformation.CfnPrincipalPermissions.LFTagProperty(tag_key=k, tag_values=v) for k, v in expression.items()]
+        tag_expression = [
+            lakeformation.CfnPrincipalPermissions.LFTagProperty(tag_key=k, tag_values=v) for k, v in expression.items()
+        ]
         grants = []
         for resource_type, permissions in (("DATABASE", ["DESCRIBE"]), ("TABLE", table_permissions)):
             grant = lakeformation.CfnPrincipalPermissions(
                 self,
                 f"{construct_id}{resource_type.capitalize()}Grant",
-                principal=lakeformation.CfnPrincipalPermissions.DataLakePrincipalProperty(data_lake_principal_identifier=principal_arn),
+                principal=lakeformation.CfnPrincipalPermissions.DataLakePrincipalProperty(
+                    data_lake_principal_identifier=principal_arn
+                ),
                 resource=lakeformation.CfnPrincipalPermissions.ResourceProperty(
                     lf_tag_policy=lakeformation.CfnPrincipalPermissions.LFTagPolicyResourceProperty(
                         catalog_id=self.account, resource_type=resource_type, expression=tag_expression
@@ -328,14 +377,40 @@ class DataLakeStack(cdk.Stack):
         role = iam.Role(self, construct_id, assumed_by=iam.AccountRootPrincipal(), description=description)
         policy = role_policy(self, f"{construct_id}Policy", role, description=description)
         workgroup_arn = self.format_arn(service="athena", resource="workgroup", resource_name=self.workgroup.ref)
-        policy.add_statements(iam.PolicyStatement(actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"], resources=[workgroup_arn]))
+        policy.add_statements(
+            iam.PolicyStatement(
+                actions=[
+                    "athena:StartQueryExecution",
+                    "athena:GetQueryExecution",
+                    "athena:GetQueryResults",
+                    "athena:StopQueryExecution",
+                    "athena:GetWorkGroup",
+                ],
+                resources=[workgroup_arn],
+            )
+        )
         catalog_resources = [self.format_arn(service="glue", resource="catalog")]
         table_arns = {}
         for zone, database in self.databases.items():
             if zone in expression.get(self.zone_tag_key, ()):
                 table_arns[zone] = self.format_arn(service="glue", resource="table", resource_name=f"{database.ref}/*")
-                catalog_resources += [self.format_arn(service="glue", resource="database", resource_name=database.ref), table_arns[zone]]
-        policy.add_statements(iam.PolicyStatement(actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions"], resources=catalog_resources))
+                catalog_resources += [
+                    self.format_arn(service="glue", resource="database", resource_name=database.ref),
+                    table_arns[zone],
+                ]
+        policy.add_statements(
+            iam.PolicyStatement(
+                actions=[
+                    "glue:GetDatabase",
+                    "glue:GetDatabases",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                ],
+                resources=catalog_resources,
+            )
+        )
         policy.add_statements(iam.PolicyStatement(actions=["lakeformation:GetDataAccess"], resources=["*"]))
         allow_bucket(policy, self.athena_results_bucket, write=True, prefix="results/")
         allow_key(policy, self.key, encrypt=True)
@@ -343,8 +418,9 @@ class DataLakeStack(cdk.Stack):
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", LF_DATA_ACCESS_REASON)
         for zone, table_arn in table_arns.items():
             acknowledge(
-                    policy,
-                    f"AwsSolutions-IAM5[Resource::{finding_id(policy, table_arn)}]",
-                    f"Catalog reads cover the tables of the {zone} database, which the ETL crawler creates after deploy; Lake Formation tag grants still decide which tables return data",
-                )
+                policy,
+                f"AwsSolutions-IAM5[Resource::{finding_id(policy, table_arn)}]",
+                f"Catalog reads cover the tables of the {zone} database, which the ETL crawler creates after "
+                "deploy; Lake Formation tag grants still decide which tables return data",
+            )
         return role

@@ -51,14 +51,23 @@ class NetworkStack(cdk.Stack):
         self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
         self.endpoint_security_group = ec2.SecurityGroup(
-            self, "EndpointSecurityGroup", vpc=self.vpc, allow_all_outbound=False,
+            self,
+            "EndpointSecurityGroup",
+            vpc=self.vpc,
+            allow_all_outbound=False,
             description="HTTPS from inside the VPC to the interface endpoints",
         )
-        self.endpoint_security_group.add_ingress_rule(ec2.Peer.ipv4(config.cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
+        self.endpoint_security_group.add_ingress_rule(
+            ec2.Peer.ipv4(config.cidr), ec2.Port.tcp(443), "HTTPS from the VPC"
+        )
         for name, service in INTERFACE_ENDPOINTS.items():
             self.vpc.add_interface_endpoint(
-                name, service=service, subnets=self.subnets, private_dns_enabled=True,
-                security_groups=[self.endpoint_security_group], open=False,
+                name,
+                service=service,
+                subnets=self.subnets,
+                private_dns_enabled=True,
+                security_groups=[self.endpoint_security_group],
+                open=False,
             )
 
         self.flow_log_key = kms.Key(
@@ -77,7 +86,9 @@ class NetworkStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         flow_log_role = iam.Role(self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"))
-        role_policy(self, "FlowLogPolicy", flow_log_role, description="VPC flow logs delivery to its log group").add_statements(
+        role_policy(
+            self, "FlowLogPolicy", flow_log_role, description="VPC flow logs delivery to its log group"
+        ).add_statements(
             iam.PolicyStatement(
                 actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
                 resources=[flow_log_group.log_group_arn],
@@ -85,7 +96,9 @@ class NetworkStack(cdk.Stack):
         )
         self.vpc.add_flow_log(
             "FlowLog",
-            destination=ec2.FlowLogDestination.to_cloud_watch_logs(flow_log_group, flow_log_role.without_policy_updates()),
+            destination=ec2.FlowLogDestination.to_cloud_watch_logs(
+                flow_log_group, flow_log_role.without_policy_updates()
+            ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )
 

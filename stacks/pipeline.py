@@ -22,11 +22,22 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     env = cdk.Environment(account=config.account, region=config.region)
     common = {"env": env, "termination_protection": config.termination_protection}
 
-    network = NetworkStack(app, stack_name(config, "Network"), config=config.network,
-                           description="ML pipeline: private VPC, endpoints and flow logs", **common)
-    data_lake = DataLakeStack(app, stack_name(config, "DataLake"), config=config.data_lake,
-                              lake_formation=config.lake_formation, stage_name=config.name,
-                              description="ML pipeline: S3 zones, Glue catalog and Lake Formation", **common)
+    network = NetworkStack(
+        app,
+        stack_name(config, "Network"),
+        config=config.network,
+        description="ML pipeline: private VPC, endpoints and flow logs",
+        **common,
+    )
+    data_lake = DataLakeStack(
+        app,
+        stack_name(config, "DataLake"),
+        config=config.data_lake,
+        lake_formation=config.lake_formation,
+        stage_name=config.name,
+        description="ML pipeline: S3 zones, Glue catalog and Lake Formation",
+        **common,
+    )
     stacks: dict[str, cdk.Stack] = {"Network": network, "DataLake": data_lake}
     for stack in stacks.values():
         cdk.Tags.of(stack).add("project", "ml-pipeline")

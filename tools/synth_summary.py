@@ -22,7 +22,9 @@ def stacks_of(assembly: Path) -> list[dict[str, Any]]:
             continue
         props = artifact.get("properties", {})
         template = json.loads((assembly / props["templateFile"]).read_text(encoding="utf-8"))
-        stacks.append({"name": name, "template": template, "termination_protection": bool(props.get("terminationProtection"))})
+        stacks.append(
+            {"name": name, "template": template, "termination_protection": bool(props.get("terminationProtection"))}
+        )
     return stacks
 
 
@@ -33,7 +35,11 @@ def compliance(assembly: Path) -> list[tuple[str, str, int]]:
         return []
     report = json.loads(report_file.read_text(encoding="utf-8"))
     return [
-        (p["summary"]["pluginName"], p["summary"]["status"], sum(len(v["violatingResources"]) for v in p["violations"] if v.get("severity") != "info"))
+        (
+            p["summary"]["pluginName"],
+            p["summary"]["status"],
+            sum(len(v["violatingResources"]) for v in p["violations"] if v.get("severity") != "info"),
+        )
         for p in report["pluginReports"]
     ]
 

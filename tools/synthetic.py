@@ -25,7 +25,7 @@ def price_of(event: dict[str, Any]) -> float:
     garden = contracts.load().field("garden_size").mapping[event["garden_size"]]
     per_m2 = BASE_PRICE_PER_M2.get(event["home_type"], 3000.0)
     age = 2026 - event["year_built"]
-    return (
+    return float(
         event["living_area"] * per_m2
         + event["lot_area"] * 40.0
         + event["bedrooms"] * 12000.0

@@ -32,7 +32,10 @@ def test_access_log_bucket_uses_sse_s3(sandbox: SynthesizedStage) -> None:
 def test_every_bucket_blocks_public_access_and_is_versioned(every_stage: SynthesizedStage) -> None:
     for props in (b["Properties"] for b in every_stage.resources("DataLake", "AWS::S3::Bucket").values()):
         assert props["PublicAccessBlockConfiguration"] == {
-            "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
+            "BlockPublicAcls": True,
+            "BlockPublicPolicy": True,
+            "IgnorePublicAcls": True,
+            "RestrictPublicBuckets": True,
         }
         assert props["VersioningConfiguration"] == {"Status": "Enabled"}
 
@@ -42,7 +45,9 @@ def test_every_bucket_denies_plain_http(every_stage: SynthesizedStage) -> None:
     assert len(policies) == len(every_stage.resources("DataLake", "AWS::S3::Bucket"))
     for policy in policies:
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements)
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
 
 
 def test_zone_buckets_log_to_the_access_log_bucket(every_stage: SynthesizedStage) -> None:
@@ -96,7 +101,12 @@ def test_locations_registered_with_dedicated_role(every_stage: SynthesizedStage)
         assert location["Properties"]["RoleArn"]["Fn::GetAtt"][0].startswith("LocationRegistrationRole")
         assert any(d.startswith("LakeSettings") for d in location["DependsOn"])
     every_stage.template("DataLake").has_resource_properties(
-        "AWS::IAM::Role", {"AssumeRolePolicyDocument": Match.object_like({"Statement": [Match.object_like({"Principal": {"Service": "lakeformation.amazonaws.com"}})]})}
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_like(
+                {"Statement": [Match.object_like({"Principal": {"Service": "lakeformation.amazonaws.com"}})]}
+            )
+        },
     )
 
 
@@ -110,12 +120,20 @@ def test_databases_are_created_after_lake_settings(every_stage: SynthesizedStage
 def test_catalog_encrypted_with_the_lake_cmk(sandbox: SynthesizedStage) -> None:
     sandbox.template("DataLake").has_resource_properties(
         "AWS::Glue::DataCatalogEncryptionSettings",
-        {"DataCatalogEncryptionSettings": {"EncryptionAtRest": {"CatalogEncryptionMode": "SSE-KMS", "SseAwsKmsKeyId": Match.any_value()}, "ConnectionPasswordEncryption": Match.any_value()}},
+        {
+            "DataCatalogEncryptionSettings": {
+                "EncryptionAtRest": {"CatalogEncryptionMode": "SSE-KMS", "SseAwsKmsKeyId": Match.any_value()},
+                "ConnectionPasswordEncryption": Match.any_value(),
+            }
+        },
     )
 
 
 def test_lf_tags_attached_to_databases(sandbox: SynthesizedStage) -> None:
-    tags = {t["Properties"]["TagKey"]: t["Properties"]["TagValues"] for t in sandbox.resources("DataLake", "AWS::LakeFormation::Tag").values()}
+    tags = {
+        t["Properties"]["TagKey"]: t["Properties"]["TagValues"]
+        for t in sandbox.resources("DataLake", "AWS::LakeFormation::Tag").values()
+    }
     prefix = "mlpipeline_sandbox"
     assert tags == {f"{prefix}_zone": ["raw", "curated"], f"{prefix}_classification": ["non-pii", "pii"]}
     associations = {}
@@ -127,13 +145,17 @@ def test_lf_tags_attached_to_databases(sandbox: SynthesizedStage) -> None:
 
 def _grants_of(stage: SynthesizedStage, role_prefix: str) -> list[dict[str, Any]]:
     return [
-        g for g in stage.resources("DataLake", "AWS::LakeFormation::PrincipalPermissions").values()
+        g
+        for g in stage.resources("DataLake", "AWS::LakeFormation::PrincipalPermissions").values()
         if g["Properties"]["Principal"]["DataLakePrincipalIdentifier"]["Fn::GetAtt"][0].startswith(role_prefix)
     ]
 
 
 def _expression(grant: dict[str, Any]) -> dict[str, list[str]]:
-    return {e["TagKey"].rsplit("_", 1)[1]: e["TagValues"] for e in grant["Properties"]["Resource"]["LFTagPolicy"]["Expression"]}
+    return {
+        e["TagKey"].rsplit("_", 1)[1]: e["TagValues"]
+        for e in grant["Properties"]["Resource"]["LFTagPolicy"]["Expression"]
+    }
 
 
 def test_data_scientist_reads_raw_and_curated(sandbox: SynthesizedStage) -> None:
@@ -162,10 +184,18 @@ def test_every_grant_depends_on_settings_tags_and_locations(every_stage: Synthes
 
 
 def test_personas_can_get_data_access_and_use_the_workgroup(sandbox: SynthesizedStage) -> None:
-    policies = [p for k, p in sandbox.resources("DataLake", "AWS::IAM::ManagedPolicy").items() if k.startswith(("DataScientist", "MlOps"))]
+    policies = [
+        p
+        for k, p in sandbox.resources("DataLake", "AWS::IAM::ManagedPolicy").items()
+        if k.startswith(("DataScientist", "MlOps"))
+    ]
     assert len(policies) == 2
     for policy in policies:
-        actions = [a for s in policy["Properties"]["PolicyDocument"]["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+        actions = [
+            a
+            for s in policy["Properties"]["PolicyDocument"]["Statement"]
+            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        ]
         assert "lakeformation:GetDataAccess" in actions
         assert "athena:StartQueryExecution" in actions
         assert not any(a.endswith("*") for a in actions)
@@ -175,10 +205,14 @@ def test_athena_workgroup_enforces_kms_encrypted_results(every_stage: Synthesize
     every_stage.template("DataLake").has_resource_properties(
         "AWS::Athena::WorkGroup",
         {
-            "WorkGroupConfiguration": Match.object_like({
-                "EnforceWorkGroupConfiguration": True,
-                "ResultConfiguration": Match.object_like({"EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": Match.any_value()}}),
-            })
+            "WorkGroupConfiguration": Match.object_like(
+                {
+                    "EnforceWorkGroupConfiguration": True,
+                    "ResultConfiguration": Match.object_like(
+                        {"EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": Match.any_value()}}
+                    ),
+                }
+            )
         },
     )
 

@@ -21,7 +21,7 @@ def test_no_internet_path(every_stage: SynthesizedStage) -> None:
     for resource_type in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"):
         template.resource_count_is(resource_type, 0)
     routes = every_stage.resources("Network", "AWS::EC2::Route")
-    assert not any("0.0.0.0/0" == r["Properties"].get("DestinationCidrBlock") for r in routes.values())
+    assert not any(r["Properties"].get("DestinationCidrBlock") == "0.0.0.0/0" for r in routes.values())
 
 
 def test_vpc_cidr_comes_from_config(prod: SynthesizedStage) -> None:
@@ -45,7 +45,11 @@ def test_endpoint_security_group_allows_only_https_from_the_vpc(sandbox: Synthes
         "AWS::EC2::SecurityGroup",
         {
             "GroupDescription": "HTTPS from inside the VPC to the interface endpoints",
-            "SecurityGroupIngress": [Match.object_like({"CidrIp": sandbox.config.network.cidr, "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"})],
+            "SecurityGroupIngress": [
+                Match.object_like(
+                    {"CidrIp": sandbox.config.network.cidr, "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}
+                )
+            ],
         },
     )
 
@@ -56,10 +60,15 @@ def test_default_security_group_is_closed(sandbox: SynthesizedStage) -> None:
 
 def test_flow_logs_go_to_kms_encrypted_group_with_retention(every_stage: SynthesizedStage) -> None:
     template = every_stage.template("Network")
-    template.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
+    template.has_resource_properties(
+        "AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"}
+    )
     template.has_resource_properties(
         "AWS::Logs::LogGroup",
-        {"RetentionInDays": every_stage.config.network.flow_log_retention_days, "KmsKeyId": Match.object_like({"Fn::GetAtt": Match.any_value()})},
+        {
+            "RetentionInDays": every_stage.config.network.flow_log_retention_days,
+            "KmsKeyId": Match.object_like({"Fn::GetAtt": Match.any_value()}),
+        },
     )
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 

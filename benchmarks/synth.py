@@ -1,0 +1,76 @@
+"""Full synth of a stage against the floor of an empty one-stack CDK app.
+
+Both run through the same pinned CDK CLI and Python, alternating, several runs each, so
+CLI start-up, jsii start-up and machine noise appear on both sides of the ratio.
+Run: `make bench` (or `python -m benchmarks.synth [--runs N] [--stage S]`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.report import median, write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+EMPTY_APP = "import aws_cdk as cdk\napp = cdk.App()\ncdk.Stack(app, 'Empty')\napp.synth()\n"
+TARGET_RATIO = 2.0
+
+
+def cdk_synth(workdir: Path, *args: str) -> float:
+    env = {**os.environ, "PATH": f"{ROOT / 'node_modules' / '.bin'}{os.pathsep}{os.environ['PATH']}"}
+    started = time.perf_counter()
+    subprocess.run(
+        [str(ROOT / "node_modules" / ".bin" / "cdk"), "synth", "--quiet", *args],
+        cwd=workdir,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def empty_app(directory: Path) -> Path:
+    (directory / "app.py").write_text(EMPTY_APP, encoding="utf-8")
+    (directory / "cdk.json").write_text(json.dumps({"app": f"{sys.executable} app.py"}), encoding="utf-8")
+    return directory
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--stage", default="sandbox")
+    args = parser.parse_args()
+    full: list[float] = []
+    floor: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        empty = empty_app(Path(tmp))
+        cdk_synth(empty)  # warm the CLI and file caches on both sides
+        cdk_synth(ROOT, "-c", f"stage={args.stage}", "-o", str(Path(tmp) / "full.out"))
+        for _ in range(args.runs):
+            floor.append(cdk_synth(empty))
+            full.append(cdk_synth(ROOT, "-c", f"stage={args.stage}", "-o", str(Path(tmp) / "full.out")))
+    ratio = median(full) / median(floor)
+    verdict = "meets" if ratio <= TARGET_RATIO else "misses"
+    body = (
+        "## Synth: full app vs empty one-stack app\n\n"
+        f"`make bench` - `npx cdk synth --quiet -c stage={args.stage}` (every stack, all five compliance packs) "
+        f"against an empty one-stack app through the same CLI, {args.runs} alternating runs each.\n\n"
+        "| measurement | median seconds |\n| --- | --- |\n"
+        f"| empty app (floor) | {median(floor):.2f} |\n| full synth | {median(full):.2f} |\n\n"
+        f"**Ratio: {ratio:.2f}x** the floor ({verdict} the {TARGET_RATIO:.1f}x target)."
+    )
+    write_section("synth", body)
+    print(body)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
