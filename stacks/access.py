@@ -54,6 +54,24 @@ def finding_id(scope: Construct, value: str) -> str:
     return render(cdk.Stack.of(scope).resolve(value))
 
 
+def import_bucket(scope: Construct, construct_id: str, bucket: s3.IBucket) -> s3.IBucket:
+    """Use a bucket of another stack through named exports.
+
+    With explicit imports the bucket ARN is known when the consumer is built, so the
+    IAM5 acknowledgement of its object ARN can name the exact finding.
+    """
+    producer, consumer = cdk.Stack.of(bucket), cdk.Stack.of(scope)
+    if producer is consumer:
+        return bucket
+    base = f"{producer.stack_name}-{construct_id}"
+    return s3.Bucket.from_bucket_attributes(
+        scope,
+        construct_id,
+        bucket_arn=producer.export_value(bucket.bucket_arn, name=f"{base}Arn"),
+        bucket_name=producer.export_value(bucket.bucket_name, name=f"{base}Name"),
+    )
+
+
 def allow_bucket(policy: iam.ManagedPolicy, bucket: s3.IBucket, *, write: bool = False, prefix: str = "") -> None:
     """Read (and optionally write) objects under `prefix` of `bucket`, and list it."""
     objects = bucket.arn_for_objects(f"{prefix}*")

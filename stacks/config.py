@@ -114,6 +114,49 @@ class LakeFormationConfig:
 
 
 @dataclass(frozen=True)
+class FunctionConfig:
+    """Sizing of one Lambda function."""
+
+    memory_mib: int = setting(512, min=128, max=10240)
+    timeout_seconds: int = setting(60, min=1, max=900)
+    reserved_concurrency: int = setting(5, min=1, max=1000)
+    log_retention_days: int = setting(30, choices=LOG_RETENTION_DAYS)
+
+
+@dataclass(frozen=True)
+class IngestionConfig:
+    """Kinesis Data Streams -> Firehose -> raw zone.
+
+    Firehose limits checked here: dynamic partitioning needs an S3 buffer of 64-128 MiB;
+    the Lambda processor buffers 0.2-3 MiB for 60-900 s and may run at most 5 minutes.
+    """
+
+    stream_mode: Literal["on_demand", "provisioned"] = setting("on_demand", choices=("on_demand", "provisioned"))
+    shard_count: int = setting(1, min=1, max=500, doc="used when stream_mode is provisioned")
+    retention_hours: int = setting(24, min=24, max=8760)
+    buffer_size_mib: int = setting(64, min=64, max=128, doc="dynamic partitioning requires 64-128 MiB")
+    buffer_interval_seconds: int = setting(300, min=60, max=900)
+    processor_buffer_size_mib: float = setting(1.0, min=0.2, max=3.0, doc="Lambda processor buffer, MiB")
+    processor_buffer_interval_seconds: int = setting(60, min=60, max=900)
+    processor_retries: int = setting(3, min=0, max=300)
+    transform: FunctionConfig = field(default_factory=FunctionConfig)
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        if self.transform.timeout_seconds > 300:
+            raise ConfigError(
+                f"{path}.transform.timeout_seconds",
+                self.transform.timeout_seconds,
+                "must be at most 300: Firehose waits at most 5 minutes for a transform Lambda",
+            )
+        if self.stream_mode == "on_demand" and self.shard_count != 1:
+            raise ConfigError(
+                f"{path}.shard_count",
+                self.shard_count,
+                "applies only to stream_mode 'provisioned'; remove it or set stream_mode",
+            )
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything one stage deploys with. Built by :func:`load_stage`."""
 
@@ -124,6 +167,7 @@ class StageConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
     lake_formation: LakeFormationConfig = field(default_factory=LakeFormationConfig)
+    ingestion: IngestionConfig = field(default_factory=IngestionConfig)
 
     @property
     def termination_protection(self) -> bool:

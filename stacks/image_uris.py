@@ -138,7 +138,7 @@ def _shared_endpoint_resolver(sdk: Any) -> Iterator[None]:
     The SDK builds a new resolver (parsing botocore's endpoint data) on every call,
     about 50 ms each; the resolver is stateless, so sharing it changes no result.
     """
-    utils = getattr(sdk, "utils", None)
+    utils: Any = getattr(sdk, "utils", None)
     original = getattr(utils, "_botocore_resolver", None)
     if original is None:
         yield
@@ -192,9 +192,7 @@ def _endpoint_resolver() -> Any:
     import botocore.loaders
     import botocore.regions
 
-    return botocore.regions.EndpointResolver(
-        botocore.loaders.create_loader().load_data("endpoints")
-    )
+    return botocore.regions.EndpointResolver(botocore.loaders.create_loader().load_data("endpoints"))
 
 
 def ecr_hostname(region: str) -> str:
@@ -290,8 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if current["versions"] != document["versions"]:
             print(f"{CACHE_FILE} is out of date: run python -m stacks.image_uris --refresh")
             return 1
-        print(f"{CACHE_FILE} matches {document['source']['distribution']} "
-              f"{document['source']['version']}")
+        print(f"{CACHE_FILE} matches {document['source']['distribution']} {document['source']['version']}")
         return 0
     CACHE_FILE.write_text(render(document), encoding="utf-8")
     total = sum(len(v["uris"]) for v in document["versions"].values())

@@ -10,6 +10,7 @@ import aws_cdk as cdk
 
 from stacks.config import StageConfig
 from stacks.data_lake_stack import DataLakeStack
+from stacks.ingestion_stack import IngestionStack
 from stacks.network_stack import NetworkStack
 
 
@@ -38,7 +39,18 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         description="ML pipeline: S3 zones, Glue catalog and Lake Formation",
         **common,
     )
-    stacks: dict[str, cdk.Stack] = {"Network": network, "DataLake": data_lake}
+    ingestion = IngestionStack(
+        app,
+        stack_name(config, "Ingestion"),
+        config=config.ingestion,
+        vpc=network.vpc,
+        subnets=network.subnets,
+        raw_bucket=data_lake.raw_bucket,
+        lake_key=data_lake.key,
+        description="ML pipeline: Kinesis stream, Firehose with transform Lambda, into the raw zone",
+        **common,
+    )
+    stacks: dict[str, cdk.Stack] = {"Network": network, "DataLake": data_lake, "Ingestion": ingestion}
     for stack in stacks.values():
         cdk.Tags.of(stack).add("project", "ml-pipeline")
         cdk.Tags.of(stack).add("stage", config.name)

@@ -100,9 +100,7 @@ def test_lookup_imports_neither_the_sdk_nor_botocore() -> None:
         "xgboost_image_uri('us-east-1'); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sagemaker', 'botocore')))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
 

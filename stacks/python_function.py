@@ -1,0 +1,155 @@
+"""A Python Lambda function with this project's secure defaults, and its asset bundling.
+
+Every function here runs the same way: arm64, the current Python runtime, code copied
+from `lambda/<name>/` together with the `contracts` package (local bundling, no Docker),
+JSON logs to a KMS-encrypted log group with retention, X-Ray tracing, reserved
+concurrency, KMS-encrypted environment, isolated VPC subnets, and a role whose only
+permissions are one customer-managed policy that the caller extends.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.access import role_policy
+from stacks.common import retention
+from stacks.compliance import acknowledge
+
+ROOT = Path(__file__).resolve().parent.parent
+LAMBDA_DIR = ROOT / "lambda"
+CONTRACTS_DIR = ROOT / "contracts"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+
+ENI_REASON = (
+    "Lambda in a VPC: ec2:CreateNetworkInterface/Describe*/DeleteNetworkInterface do not support "
+    "resource-level scoping for the ENIs the Lambda service creates (AWS Lambda VPC documentation)"
+)
+XRAY_REASON = (
+    "xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions (X-Ray IAM reference)"
+)
+
+
+@jsii.implements(cdk.ILocalBundling)
+class CopyWithContract:
+    """Local bundling: the function's directory plus the shared `contracts` package."""
+
+    def __init__(self, source: Path) -> None:
+        self.source = source
+
+    def try_bundle(self, output_dir: str, _options: Any = None, **_kwargs: Any) -> bool:
+        shutil.copytree(self.source, output_dir, dirs_exist_ok=True, ignore=IGNORE)
+        shutil.copytree(CONTRACTS_DIR, Path(output_dir) / "contracts", dirs_exist_ok=True, ignore=IGNORE)
+        return True
+
+
+def bundled_code(function_name: str) -> lambda_.Code:
+    """Asset code for `lambda/<function_name>/`, hashed on the bundled output."""
+    source = LAMBDA_DIR / function_name
+    return lambda_.Code.from_asset(
+        str(source),
+        bundling=cdk.BundlingOptions(
+            image=cdk.DockerImage.from_registry("unused-local-bundling-only"),
+            local=CopyWithContract(source),  # type: ignore[arg-type]
+        ),
+    )
+
+
+class PythonFunction(Construct):
+    """One Lambda function with the defaults above. Exposes `function`, `role`, `policy`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source: str,
+        handler: str,
+        description: str,
+        key: kms.IKey,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        memory_mib: int,
+        timeout_seconds: int,
+        reserved_concurrency: int,
+        log_retention_days: int,
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            encryption_key=key,
+            retention=retention(log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+        )
+        self.policy = role_policy(self, "Policy", self.role, description=f"Permissions of: {description}")
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
+            description=f"{description} (HTTPS to VPC endpoints only)",
+        )
+        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints")
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            code=bundled_code(source),
+            handler=handler,
+            memory_size=memory_mib,
+            timeout=cdk.Duration.seconds(timeout_seconds),
+            reserved_concurrent_executions=reserved_concurrency,
+            environment=environment,
+            environment_encryption=key,
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            log_group=self.log_group,
+            role=self.role.without_policy_updates(),
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[self.security_group],
+        )
+        self.function.node.add_dependency(self.policy)
+        self._base_permissions(key)
+
+    def _base_permissions(self, key: kms.IKey) -> None:
+        """What every function needs: its logs, its traces, its VPC ENIs, its environment key."""
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
+            ),
+            iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]),
+        )
+        acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", f"{ENI_REASON}; {XRAY_REASON}")
