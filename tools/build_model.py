@@ -76,9 +76,7 @@ def _present_number(field: Field, record: Record, contract: Contract) -> float |
     number = _as_float(value)
     if number is None:
         return None
-    if (field.min is not None and number < field.min) or (
-        field.max is not None and number > field.max
-    ):
+    if (field.min is not None and number < field.min) or (field.max is not None and number > field.max):
         return None
     return number
 
@@ -114,9 +112,7 @@ def fit_statistics(records: Sequence[Record], contract: Contract | None = None) 
     contract = contract or contracts.load()
     numeric: dict[str, Any] = {}
     for field in contract.numeric_features:
-        values = [
-            v for v in (_present_number(field, r, contract) for r in records) if v is not None
-        ]
+        values = [v for v in (_present_number(field, r, contract) for r in records) if v is not None]
         if len(values) < 2:
             raise ValueError(f"need at least two values of {field.name} to fit its scaling")
         std = statistics.stdev(values)
@@ -236,16 +232,18 @@ def split(records: Sequence[Record]) -> tuple[list[Record], list[Record]]:
 def deterministic_tar_gz(members: Mapping[str, bytes]) -> bytes:
     """A gzip'd tar of the members in sorted order, with fixed metadata and gzip mtime 0."""
     buffer = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=9, mtime=0) as gz:
-        with tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-            for name in sorted(members):
-                info = tarfile.TarInfo(name)
-                info.size = len(members[name])
-                info.mtime = 0
-                info.mode = 0o644
-                info.uid = info.gid = 0
-                info.uname = info.gname = ""
-                tar.addfile(info, io.BytesIO(members[name]))
+    with (
+        gzip.GzipFile(filename="", mode="wb", fileobj=buffer, compresslevel=9, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.USTAR_FORMAT) as tar,
+    ):
+        for name in sorted(members):
+            info = tarfile.TarInfo(name)
+            info.size = len(members[name])
+            info.mtime = 0
+            info.mode = 0o644
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(members[name]))
     return buffer.getvalue()
 
 
@@ -277,9 +275,7 @@ def build(
     x_train, y_train = matrix(train)
     x_holdout, y_holdout = matrix(holdout)
     params = {**HYPERPARAMETERS, "seed": seed, "base_score": float(y_train.mean())}
-    booster = xgb.train(
-        params, xgb.DMatrix(x_train, label=y_train), num_boost_round=NUM_BOOST_ROUND
-    )
+    booster = xgb.train(params, xgb.DMatrix(x_train, label=y_train), num_boost_round=NUM_BOOST_ROUND)
     predictions = booster.predict(xgb.DMatrix(x_holdout))
     rmse = float(np.sqrt(np.mean((predictions - y_holdout) ** 2)))
 

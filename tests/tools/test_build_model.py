@@ -20,7 +20,7 @@ np = pytest.importorskip("numpy")
 xgb = pytest.importorskip("xgboost")
 
 ROOT = Path(__file__).resolve().parents[2]
-ROWS = 1500
+ROWS = 1000
 SEED = 11
 
 
@@ -67,9 +67,7 @@ def test_archive_holds_exactly_the_model_file(built: BuildResult) -> None:
     assert built.statistics == built.archive.parent / "feature_statistics.json"
 
 
-def test_model_predicts_prices_from_api_csv_rows(
-    built: BuildResult, stats: dict[str, Any], tmp_path: Path
-) -> None:
+def test_model_predicts_prices_from_api_csv_rows(built: BuildResult, stats: dict[str, Any], tmp_path: Path) -> None:
     with tarfile.open(built.archive, "r:gz") as tar:
         tar.extractall(tmp_path, filter="data")
     boosters = _load_like_container(tmp_path)
@@ -135,9 +133,7 @@ def test_encode_imputes_flags_and_maps_unseen_values(stats: dict[str, Any]) -> N
     living = stats["numeric"]["living_area"]
     assert row["living_area"] == pytest.approx((100.0 - living["mean"]) / living["std"], rel=1e-4)
     bedrooms = stats["numeric"]["bedrooms"]
-    assert row["bedrooms"] == pytest.approx(
-        (bedrooms["median"] - bedrooms["mean"]) / bedrooms["std"]
-    )
+    assert row["bedrooms"] == pytest.approx((bedrooms["median"] - bedrooms["mean"]) / bedrooms["std"])
     assert row["garden_size"] == 0.0
     assert row["home_type_other"] == 1.0
     assert sum(row[c] for c in stats["nominal"]["home_type"]["columns"]) == 1.0
