@@ -157,6 +157,111 @@ class IngestionConfig:
 
 
 @dataclass(frozen=True)
+class ObservabilityConfig:
+    """Where alarms go."""
+
+    alarm_emails: tuple[str, ...] = setting(
+        (), pattern=r"[^@\s]+@[^@\s]+\.[a-z]{2,}", doc="e-mail subscriptions of the alarm topic"
+    )
+
+
+# Instance families with local NVMe instance storage: SageMaker rejects a KMS volume key on them.
+NVME_INSTANCE_FAMILIES = (
+    "ml.c5d",
+    "ml.m5d",
+    "ml.r5d",
+    "ml.g4dn",
+    "ml.g5",
+    "ml.g6",
+    "ml.g6e",
+    "ml.p3dn",
+    "ml.p4d",
+    "ml.p4de",
+    "ml.p5",
+    "ml.trn1",
+    "ml.inf2",
+)
+INSTANCE_TYPE_PATTERN = r"ml\.[a-z0-9]+\.[0-9]*x?large|ml\.[a-z0-9]+\.(medium|large|xlarge)"
+
+
+@dataclass(frozen=True)
+class VariantConfig:
+    """One production variant: its traffic weight and autoscaling bounds."""
+
+    name: str = setting("primary", pattern=r"[A-Za-z0-9](-*[A-Za-z0-9]){0,62}")
+    weight: float = setting(1.0, min=0.0, max=1.0, doc="relative share of traffic")
+    instance_type: str = setting("ml.m5.large", pattern=INSTANCE_TYPE_PATTERN)
+    min_capacity: int = setting(2, min=1, max=100)
+    max_capacity: int = setting(4, min=1, max=100)
+    model_data_url: str | None = setting(
+        None, pattern=r"s3://[a-z0-9.-]{3,63}/.+\.tar\.gz", doc="defaults to the built model asset"
+    )
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """SageMaker real-time endpoint: variants, autoscaling, data capture, alarms."""
+
+    xgboost_version: str = setting("1.7-1", pattern=r"\d+\.\d+-\d+")
+    image_uri: str | None = setting(
+        None,
+        pattern=r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[\w./-]+:[\w.-]+",
+        doc="pins the container instead of the built-in XGBoost registry",
+    )
+    variants: tuple[VariantConfig, ...] = field(default_factory=lambda: (VariantConfig(),))
+    autoscaling: bool = setting(True)
+    target_invocations_per_instance: int = setting(
+        200, min=1, max=100000, doc="per minute; find it with tools/load_test.py"
+    )
+    scale_in_cooldown_seconds: int = setting(300, min=0, max=3600)
+    scale_out_cooldown_seconds: int = setting(60, min=0, max=3600)
+    data_capture_percentage: int = setting(20, min=0, max=100)
+    volume_encryption: bool = setting(True, doc="encrypt the ML storage volume with the inference CMK")
+    latency_p99_ms: int = setting(500, min=1, max=60000)
+    invocation_5xx_threshold: int = setting(5, min=1, max=100000)
+    model_error_threshold: int = setting(5, min=1, max=100000)
+    cpu_utilization_percent: int = setting(80, min=1, max=10000, doc="summed over vCPUs, so it may exceed 100")
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        if not self.variants:
+            raise ConfigError(f"{path}.variants", [], "must list at least one production variant")
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{path}.variants", names, "variant names must be unique")
+        if sum(v.weight for v in self.variants) <= 0:
+            raise ConfigError(
+                f"{path}.variants", [v.weight for v in self.variants], "weights must add up to more than 0"
+            )
+        for i, variant in enumerate(self.variants):
+            where = f"{path}.variants[{i}]"
+            if variant.min_capacity > variant.max_capacity:
+                raise ConfigError(
+                    f"{where}.min_capacity",
+                    variant.min_capacity,
+                    f"must not exceed max_capacity ({variant.max_capacity})",
+                )
+            if variant.min_capacity < 2 and not stage.sandbox:
+                raise ConfigError(
+                    f"{where}.min_capacity",
+                    variant.min_capacity,
+                    "must be at least 2 outside sandbox stages, so SageMaker spreads instances over Availability Zones",
+                )
+            if self.autoscaling and variant.instance_type.startswith("ml.t"):
+                raise ConfigError(
+                    f"{where}.instance_type",
+                    variant.instance_type,
+                    "burstable (ml.t*) instances cannot autoscale; pick another type or set autoscaling: false",
+                )
+            family = variant.instance_type.rsplit(".", 1)[0]
+            if self.volume_encryption and family in NVME_INSTANCE_FAMILIES:
+                raise ConfigError(
+                    f"{where}.instance_type",
+                    variant.instance_type,
+                    f"has NVMe instance storage, which rejects a KMS volume key; pick a type outside {list(NVME_INSTANCE_FAMILIES)} or set volume_encryption: false",
+                )
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything one stage deploys with. Built by :func:`load_stage`."""
 
@@ -168,6 +273,8 @@ class StageConfig:
     data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
     lake_formation: LakeFormationConfig = field(default_factory=LakeFormationConfig)
     ingestion: IngestionConfig = field(default_factory=IngestionConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
 
     @property
     def termination_protection(self) -> bool:

@@ -10,7 +10,9 @@ import aws_cdk as cdk
 
 from stacks.config import StageConfig
 from stacks.data_lake_stack import DataLakeStack
+from stacks.inference_stack import InferenceStack
 from stacks.ingestion_stack import IngestionStack
+from stacks.observability_stack import ObservabilityStack
 from stacks.network_stack import NetworkStack
 
 
@@ -50,7 +52,32 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         description="ML pipeline: Kinesis stream, Firehose with transform Lambda, into the raw zone",
         **common,
     )
-    stacks: dict[str, cdk.Stack] = {"Network": network, "DataLake": data_lake, "Ingestion": ingestion}
+    observability = ObservabilityStack(
+        app,
+        stack_name(config, "Observability"),
+        config=config.observability,
+        description="ML pipeline: alarm topic",
+        **common,
+    )
+    inference = InferenceStack(
+        app,
+        stack_name(config, "Inference"),
+        config=config.inference,
+        vpc=network.vpc,
+        subnets=network.subnets,
+        capture_bucket=data_lake.raw_bucket,
+        lake_key=data_lake.key,
+        alarm_topic=observability.alarm_topic,
+        description="ML pipeline: SageMaker real-time endpoint with autoscaling and data capture",
+        **common,
+    )
+    stacks: dict[str, cdk.Stack] = {
+        "Network": network,
+        "DataLake": data_lake,
+        "Ingestion": ingestion,
+        "Observability": observability,
+        "Inference": inference,
+    }
     for stack in stacks.values():
         cdk.Tags.of(stack).add("project", "ml-pipeline")
         cdk.Tags.of(stack).add("stage", config.name)

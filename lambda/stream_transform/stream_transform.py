@@ -46,14 +46,14 @@ UNKNOWN_PARTITION = "unknown"
 MAX_LOGGED_NAME = 64
 _KEY_CACHE_LIMIT = 4096
 _UNIX_EPOCH = datetime(1970, 1, 1)
+# "...SSZ" and "...SS+00:00" (or any other 6-character zero suffix).
+_UTC_SECONDS_LENGTHS = frozenset((20, 25))
 
 
 class RecordRejected(Exception):
     """A record that cannot be transformed; ``reason`` is its machine-readable class."""
 
-    def __init__(
-        self, reason: str, *, detail: str | None = None, errors: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, reason: str, *, detail: str | None = None, errors: dict[str, str] | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
@@ -99,7 +99,8 @@ def _bounds(spec: contracts.Field) -> tuple[float, float]:
 
 
 def _range_error(value: float, low: float, high: float) -> NoReturn:
-    if not math.isfinite(value):
+    # Compared, not converted: an integer beyond float range must not raise here.
+    if value != value or value in (math.inf, -math.inf):
         _invalid("not_finite")
     _invalid("below_min" if value < low else "above_max")
 
@@ -147,7 +148,8 @@ def _integer_converter(spec: contracts.Field) -> Converter:
 def _string_converter(spec: contracts.Field) -> Converter:
     """Trimmed text, case-normalised as the contract says; blank text counts as absent."""
     max_length = math.inf if spec.max_length is None else spec.max_length
-    case = {"lower": str.lower, "upper": str.upper, None: str}.get(spec.normalise)
+    cases: dict[str | None, Callable[[str], str]] = {"lower": str.lower, "upper": str.upper, None: str}
+    case = cases.get(spec.normalise)
     if case is None:
         raise ValueError(f"contract field {spec.name!r} has unknown normalise {spec.normalise!r}")
 
@@ -177,6 +179,23 @@ def _utc_text(moment: datetime) -> str:
     return text[:19] + ".000Z"
 
 
+def _already_utc_seconds(text: str, moment: datetime) -> bool:
+    """True if ``text`` starts with ``YYYY-MM-DDTHH:MM:SS`` and says exactly ``moment``
+    (whole seconds, zero offset), so its first 19 characters can be reused as they are.
+
+    This is the form most producers send; reusing the text skips formatting, which
+    is the bulk of a timestamp's cost.
+    """
+    return (
+        not moment.microsecond
+        and len(text) in _UTC_SECONDS_LENGTHS
+        and text[10] == "T"
+        and text[4] == text[7] == "-"
+        and text[13] == text[16] == ":"
+        and text[11:13] != "24"
+    )
+
+
 def parse_timestamp(value: Any) -> str:
     """ISO-8601 with an offset, or epoch seconds / milliseconds -> canonical UTC text.
 
@@ -186,11 +205,16 @@ def parse_timestamp(value: Any) -> str:
     kind = type(value)
     try:
         if kind is str:
-            moment = datetime.fromisoformat(value.strip())
+            text: str = value.strip()
+            moment = datetime.fromisoformat(text)
             offset = moment.utcoffset()
             if offset is None:
                 _invalid("naive_timestamp")
-            return _utc_text(moment.astimezone(UTC) if offset else moment)
+            if offset:
+                return _utc_text(moment.astimezone(UTC))
+            if _already_utc_seconds(text, moment):
+                return text[:19] + ".000Z"
+            return _utc_text(moment)
         if kind is int or kind is float:
             if not math.isfinite(value):
                 _invalid("not_finite")
@@ -238,16 +262,25 @@ def _alias_converter(canonical: Converter, factor: float, spec: contracts.Field)
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Target:
-    """Where an incoming (normalised) field name lands and how its value is converted."""
+    """Where an incoming (normalised) field name lands and how its value is converted.
+
+    Names outside the contract get a target too (``known=False``) whose converter
+    rejects the value, so the per-field loop has a single path.
+    """
 
     field: str
     convert: Converter
-    is_alias: bool
+    is_alias: bool = False
+    known: bool = True
 
 
-@dataclass(frozen=True)
+def _unknown_field(value: Any) -> NoReturn:
+    _invalid("unknown_field")
+
+
+@dataclass(frozen=True, slots=True)
 class PartitionKey:
     """One dynamic-partitioning key: the event date, or a nominal field's category."""
 
@@ -266,7 +299,7 @@ class Rules:
     required: frozenset[str]
     targets: dict[str, Target]
     partition_keys: tuple[PartitionKey, ...]
-    key_cache: dict[str, Target | str] = field(default_factory=dict)
+    key_cache: dict[str, Target] = field(default_factory=dict)
 
 
 def _partition_key(contract: contracts.Contract, name: str) -> PartitionKey:
@@ -299,13 +332,40 @@ def build_rules(contract: contracts.Contract) -> Rules:
     )
 
 
+class NonStandardConstant(ValueError):
+    """``NaN``, ``Infinity`` or ``-Infinity``: accepted by Python's parser, not by JSON."""
+
+
 def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not valid JSON")
+    raise NonStandardConstant(f"{name} is not JSON")
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """``json.dumps(..., separators=(",", ":"), ensure_ascii=False, allow_nan=False)``.
+
+    ``JSONEncoder.encode`` builds a new C encoder on every call; building it once saves
+    about a microsecond per record. Where the C encoder is missing or behaves
+    differently (another interpreter), the plain encoder is used.
+    """
+    plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return plain.encode
+    try:
+        chunks = make(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+        sample = {"a": '\u00e9"', "b": 1.5, "c": 2, "d": True}
+        if "".join(chunks(sample, 0)) != plain.encode(sample):
+            return plain.encode
+    except Exception:  # an interpreter whose private encoder differs: use the public one
+        return plain.encode
+    return lambda value: "".join(chunks(value, 0))
 
 
 RULES = build_rules(contracts.load())
-_DECODE = json.JSONDecoder(parse_constant=_reject_constant).decode
-_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+_SCAN: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+_JSON_WHITESPACE = " \t\n\r"
+_ENCODE = _compact_encoder()
 _LOG_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 
 
@@ -314,8 +374,9 @@ _LOG_ENCODE = json.JSONEncoder(separators=(",", ":"), default=str).encode
 # ---------------------------------------------------------------------------
 
 
-def resolve_name(raw: str, rules: Rules = RULES) -> Target | str:
-    """The target of an incoming field name, or its normalised form if it is unknown.
+def resolve_name(raw: str, rules: Rules = RULES) -> Target:
+    """The target of an incoming field name (an unknown-field target if it is not in the
+    contract, named by its normalised form, truncated for the logs).
 
     Producers send the same few spellings over and over, so results are cached, up to a
     bound so that a producer inventing names cannot grow the container's memory.
@@ -324,10 +385,28 @@ def resolve_name(raw: str, rules: Rules = RULES) -> Target | str:
     if hit is not None:
         return hit
     name = normalise_name(raw)
-    resolved: Target | str = rules.targets.get(name, name)
+    target = rules.targets.get(name)
+    if target is None:
+        target = Target(name[:MAX_LOGGED_NAME], _unknown_field, known=False)
     if len(rules.key_cache) < _KEY_CACHE_LIMIT:
-        rules.key_cache[raw] = resolved
-    return resolved
+        rules.key_cache[raw] = target
+    return target
+
+
+def parse_json(text: str) -> Any:
+    """``json.loads`` semantics for one document, minus the wrapper's per-call overhead.
+
+    The scanner handles the common shape (no leading whitespace, nothing but whitespace
+    after the document); anything else goes through the full decoder, which also
+    produces the precise error.
+    """
+    try:
+        value, end = _SCAN(text, 0)
+    except StopIteration:
+        return _DECODER.decode(text)
+    if end != len(text) and text[end:].strip(_JSON_WHITESPACE):
+        return _DECODER.decode(text)
+    return value
 
 
 def decode_payload(data: Any) -> Any:
@@ -342,17 +421,21 @@ def decode_payload(data: Any) -> Any:
     except (binascii.Error, ValueError, TypeError):
         raise RecordRejected("decode_error", detail="base64") from None
     try:
-        return _DECODE(text)
+        return parse_json(text)
     except json.JSONDecodeError as exc:
         raise RecordRejected("json_error", detail=exc.msg) from None
+    except NonStandardConstant as exc:
+        raise RecordRejected("json_error", detail=str(exc)) from None
     except (ValueError, RecursionError) as exc:
         raise RecordRejected("json_error", detail=type(exc).__name__) from None
 
 
-def _name_conflict(event: dict[str, Any], name: str, rules: Rules) -> str:
-    """Why a contract field was given twice: under its unit alias too, or twice over."""
+def _name_conflict(event: dict[str, Any], target: Target, rules: Rules) -> str:
+    """Why a field name came twice: a unit alias beside its canonical field, or twice over."""
+    if not target.known:
+        return "unknown_field"
     given = {resolve_name(raw, rules) for raw, value in event.items() if value is not None}
-    spellings = {t for t in given if isinstance(t, Target) and t.field == name}
+    spellings = {t for t in given if t.field == target.field}
     if len(spellings) > 1 and any(t.is_alias for t in spellings):
         return "alias_conflict"
     return "duplicate_field"
@@ -370,15 +453,12 @@ def normalise_event(event: dict[str, Any], rules: Rules = RULES) -> dict[str, An
     cached = rules.key_cache.get
     required = rules.required
     for raw, value in event.items():
-        if value is None:
-            continue
         target = cached(raw) or resolve_name(raw, rules)
-        if isinstance(target, str):
-            errors[target[:MAX_LOGGED_NAME]] = "unknown_field"
+        if value is None and target.known:
             continue
         name = target.field
         if name in values or name in errors:
-            errors[name] = _name_conflict(event, name, rules)
+            errors[name] = _name_conflict(event, target, rules)
             continue
         try:
             values[name] = target.convert(value)
@@ -387,8 +467,9 @@ def normalise_event(event: dict[str, Any], rules: Rules = RULES) -> dict[str, An
                 values[name] = None
             else:
                 errors[name] = exc.code
-    for name in required - values.keys():
-        errors.setdefault(name, "missing")
+    if not values.keys() >= required:
+        for name in required - values.keys():
+            errors.setdefault(name, "missing")
     if errors:
         raise RecordRejected("schema_error", errors=errors)
     return {name: v for name in rules.order if (v := values.get(name)) is not None}
@@ -425,9 +506,7 @@ def encode_event(event: dict[str, Any]) -> str:
         line = _ENCODE(event).encode("utf-8")
     except UnicodeEncodeError:
         bad = {
-            name: "invalid_unicode"
-            for name, value in event.items()
-            if type(value) is str and not _is_encodable(value)
+            name: "invalid_unicode" for name, value in event.items() if type(value) is str and not _is_encodable(value)
         }
         raise RecordRejected("schema_error", errors=bad) from None
     return binascii.b2a_base64(line + b"\n", newline=False).decode("ascii")
@@ -456,17 +535,16 @@ def transform_data(data: Any, rules: Rules = RULES) -> tuple[str, tuple[str, ...
 
 # Sizes follow a default json.dumps (", " and ": " separators, ASCII escapes): the
 # largest form in which the Lambda runtime can serialise the response.
-_FAILED_ENTRY_OVERHEAD = len(
-    json.dumps({"recordId": "", "result": PROCESSING_FAILED, "data": ""}) + ", "
-)
+_FAILED_ENTRY_OVERHEAD = len(json.dumps({"recordId": "", "result": PROCESSING_FAILED, "data": ""}) + ", ")
 _OK_ENTRY_OVERHEAD = len(json.dumps({"recordId": "", "result": OK, "data": ""}) + ", ")
 _RESPONSE_OVERHEAD = len(json.dumps({"records": []})) - len(", ")
+_ascii = encode_basestring_ascii
 
 
 def _json_size(value: Any) -> int:
     """Serialised size of ``value`` beyond the empty string the overheads already count."""
     if type(value) is str:
-        return len(encode_basestring_ascii(value)) - 2
+        return len(_ascii(value)) - 2
     return len(json.dumps(value, default=str)) - 2
 
 
@@ -474,6 +552,7 @@ def _json_size(value: Any) -> int:
 class Failure:
     """A record returned as ProcessingFailed, for the per-record log line."""
 
+    index: int
     record_id: Any
     reason: str
     data_length: int
@@ -491,44 +570,6 @@ class BatchOutcome:
     input_bytes: int
 
 
-class ResponseBudget:
-    """Keeps the serialised response within Lambda's synchronous payload limit.
-
-    A ``ProcessingFailed`` entry echoes the record's original data, so the size of the
-    response in which every record failed is known before any work is done. A record
-    may come back ``Ok`` only if the response still fits when every later record falls
-    back to that form; the first record that does not fit closes the budget.
-    """
-
-    def __init__(self, ids: list[Any], payloads: list[Any], limit: int) -> None:
-        self.limit = limit
-        self.data_sizes = [_json_size(d) for d in payloads]
-        self.fallback = [
-            _FAILED_ENTRY_OVERHEAD + _json_size(rid) + size
-            for rid, size in zip(ids, self.data_sizes, strict=True)
-        ]
-        self.reserved = sum(self.fallback)
-        self.used = _RESPONSE_OVERHEAD if ids else _RESPONSE_OVERHEAD + len(", ")
-        self.closed = False
-
-    def take_failed(self, index: int) -> None:
-        cost = self.fallback[index]
-        self.reserved -= cost
-        self.used += cost
-
-    def try_take_ok(self, index: int, data_size: int, metadata_size: int) -> bool:
-        """Account for an ``Ok`` entry if it fits; otherwise close the budget."""
-        fallback = self.fallback[index]
-        cost = fallback - self.data_sizes[index] + data_size + metadata_size
-        cost += _OK_ENTRY_OVERHEAD - _FAILED_ENTRY_OVERHEAD
-        if self.used + cost + self.reserved - fallback > self.limit:
-            self.closed = True
-            return False
-        self.reserved -= fallback
-        self.used += cost
-        return True
-
-
 class MetadataCache:
     """One shared ``metadata`` object (and its serialised size) per partition.
 
@@ -539,52 +580,102 @@ class MetadataCache:
     def __init__(self, rules: Rules) -> None:
         self.names = tuple(key.name for key in rules.partition_keys)
         self.entries: dict[tuple[str, ...], tuple[dict[str, Any], int]] = {}
+        self.sizes: dict[int, int] = {}
 
-    def get(self, values: tuple[str, ...]) -> tuple[dict[str, Any], int]:
-        entry = self.entries.get(values)
-        if entry is None:
-            metadata = {"partitionKeys": dict(zip(self.names, values, strict=True))}
-            size = len(json.dumps({"metadata": metadata})) - len("{}") + len(", ")
-            entry = self.entries[values] = (metadata, size)
+    def add(self, values: tuple[str, ...]) -> tuple[dict[str, Any], int]:
+        metadata = {"partitionKeys": dict(zip(self.names, values, strict=True))}
+        size = len(json.dumps({"metadata": metadata})) - len("{}") + len(", ")
+        entry = self.entries[values] = (metadata, size)
+        self.sizes[id(metadata)] = size
         return entry
+
+    def size_of(self, metadata: dict[str, Any]) -> int:
+        return self.sizes[id(metadata)]
+
+
+def _failed_entry(record_id: Any, data: Any) -> dict[str, Any]:
+    return {"recordId": record_id, "result": PROCESSING_FAILED, "data": data}
+
+
+def _length(data: Any) -> int:
+    return len(data) if type(data) is str else 0
+
+
+def enforce_budget(
+    entries: list[dict[str, Any]], payloads: list[Any], metadata: MetadataCache, limit: int
+) -> tuple[list[Failure], int]:
+    """Turn ``Ok`` entries into ``ProcessingFailed`` (``response_size``) until the response fits.
+
+    A ``ProcessingFailed`` entry echoes the record's original data, so every entry has a
+    known fallback size. Walking the batch in order, an ``Ok`` entry is kept only if the
+    response still fits when every later entry falls back; the first that does not fit,
+    and every ``Ok`` entry after it, is downgraded. Returns the new failures and the
+    final size. Only called for a batch that is over the limit.
+    """
+    if not entries:
+        return [], _RESPONSE_OVERHEAD + len(", ")
+    fallback = [
+        _FAILED_ENTRY_OVERHEAD + _json_size(entry["recordId"]) + _json_size(data)
+        for entry, data in zip(entries, payloads, strict=True)
+    ]
+    reserved = sum(fallback)
+    used = _RESPONSE_OVERHEAD
+    failures: list[Failure] = []
+    full = False
+    for index, entry in enumerate(entries):
+        reserved -= fallback[index]
+        if entry["result"] == OK:
+            cost = _OK_ENTRY_OVERHEAD + _json_size(entry["recordId"]) + len(entry["data"])
+            cost += metadata.size_of(entry["metadata"])
+            full = full or used + cost + reserved > limit
+            if not full:
+                used += cost
+                continue
+            entries[index] = _failed_entry(entry["recordId"], payloads[index])
+            failures.append(Failure(index, entry["recordId"], "response_size", _length(payloads[index])))
+        used += fallback[index]
+    return failures, used
 
 
 def transform_records(
     records: Iterable[Any], *, max_response_bytes: int = MAX_RESPONSE_BYTES, rules: Rules = RULES
 ) -> BatchOutcome:
-    """Transform a batch; records past the response budget come back ``response_size``."""
+    """Transform a batch, keeping its serialised response within ``max_response_bytes``.
+
+    The response size is added up as records are transformed; only a batch that ends
+    up over the limit pays for :func:`enforce_budget`.
+    """
     batch = [r if isinstance(r, dict) else {} for r in records]
-    ids = [r.get("recordId") for r in batch]
     payloads = [r.get("data") for r in batch]
-    budget = ResponseBudget(ids, payloads, max_response_bytes)
     metadata_cache = MetadataCache(rules)
+    known_metadata = metadata_cache.entries.get
     out: list[dict[str, Any]] = []
     failures: list[Failure] = []
-    for index, (rid, data) in enumerate(zip(ids, payloads, strict=True)):
-        if budget.closed:
-            failure = Failure(rid, "response_size", _length(data))
+    ok_bytes = 0
+    for index, (record, data) in enumerate(zip(batch, payloads, strict=True)):
+        rid = record.get("recordId")
+        try:
+            encoded, partition = transform_data(data, rules)
+        except RecordRejected as exc:
+            failure = Failure(index, rid, exc.reason, _length(data), exc.detail, exc.errors)
+        except Exception as exc:  # a defect must cost one record, not the batch
+            failure = Failure(index, rid, "internal_error", _length(data), type(exc).__name__)
         else:
-            try:
-                encoded, partition = transform_data(data, rules)
-            except RecordRejected as exc:
-                failure = Failure(rid, exc.reason, _length(data), exc.detail, exc.errors)
-            except Exception as exc:  # a defect must cost one record, not the batch
-                failure = Failure(rid, "internal_error", _length(data), type(exc).__name__)
-            else:
-                metadata, metadata_size = metadata_cache.get(partition)
-                if budget.try_take_ok(index, len(encoded), metadata_size):
-                    out.append({"recordId": rid, "result": OK, "data": encoded, "metadata": metadata})
-                    continue
-                failure = Failure(rid, "response_size", _length(data))
-        budget.take_failed(index)
+            metadata, metadata_size = known_metadata(partition) or metadata_cache.add(partition)
+            out.append({"recordId": rid, "result": OK, "data": encoded, "metadata": metadata})
+            ok_bytes += len(encoded) + metadata_size
+            continue
         failures.append(failure)
-        out.append({"recordId": rid, "result": PROCESSING_FAILED, "data": data})
+        out.append(_failed_entry(rid, data))
+    size = _RESPONSE_OVERHEAD + len(", ") if not out else _RESPONSE_OVERHEAD
+    size += sum(_json_size(entry["recordId"]) for entry in out) + ok_bytes
+    size += (len(out) - len(failures)) * _OK_ENTRY_OVERHEAD + len(failures) * _FAILED_ENTRY_OVERHEAD
+    size += sum(_json_size(payloads[f.index]) for f in failures)
+    if size > max_response_bytes:
+        downgraded, size = enforce_budget(out, payloads, metadata_cache, max_response_bytes)
+        failures = sorted(failures + downgraded, key=lambda f: f.index)
     input_bytes = sum(len(p) for p in payloads if type(p) is str)
-    return BatchOutcome({"records": out}, failures, budget.used, input_bytes)
-
-
-def _length(data: Any) -> int:
-    return len(data) if type(data) is str else 0
+    return BatchOutcome({"records": out}, failures, size, input_bytes)
 
 
 # ---------------------------------------------------------------------------
@@ -609,15 +700,11 @@ def failure_log(failure: Failure, invocation_id: Any) -> dict[str, Any]:
     return line
 
 
-def summary_log(
-    outcome: BatchOutcome, invocation_id: Any, request_id: Any, duration_ms: float
-) -> dict[str, Any]:
+def summary_log(outcome: BatchOutcome, invocation_id: Any, request_id: Any, duration_ms: float) -> dict[str, Any]:
     """One line per invocation with counts per result, failure reason and field error."""
     records = len(outcome.response["records"])
     failed = len(outcome.failures)
-    field_errors = Counter(
-        f"{name}:{code}" for failure in outcome.failures for name, code in failure.errors.items()
-    )
+    field_errors = Counter(f"{name}:{code}" for failure in outcome.failures for name, code in failure.errors.items())
     return {
         "level": "WARN" if failed else "INFO",
         "event": "transform_summary",

@@ -1,0 +1,311 @@
+"""Inference stack: a KMS-encrypted SageMaker real-time endpoint in the VPC, autoscaled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_applicationautoscaling as autoscaling
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sagemaker as sagemaker
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from stacks.access import allow_bucket, allow_key, finding_id, import_bucket, role_policy
+from stacks.compliance import acknowledge
+from stacks.config import InferenceConfig, VariantConfig
+from stacks.image_uris import xgboost_image_uri
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL_ARTIFACT = ROOT / "model" / "model.tar.gz"
+FEATURE_STATISTICS = ROOT / "model" / "feature_statistics.json"
+CAPTURE_PREFIX = "inference-capture/"
+METRIC_NAMESPACE = "AWS/SageMaker"
+
+VPC_ENI_REASON = (
+    "SageMaker hosting in a VPC: ec2:CreateNetworkInterface, DescribeNetworkInterfaces and related ENI "
+    "actions, cloudwatch:PutMetricData and ecr:GetAuthorizationToken support no resource-level permissions"
+)
+
+
+class InferenceStack(cdk.Stack):
+    """Owns the model, endpoint config, endpoint, its autoscaling and its alarms.
+
+    Exposes `endpoint_name`, `endpoint_arn`, `variant_names`, `key` (the inference CMK,
+    also the ML storage volume key) and `alarms`. The model runs in the isolated subnets
+    with network isolation; the endpoint keeps instance counts set by autoscaling across
+    deployments (variant weights and data capture still follow the config).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: InferenceConfig,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        capture_bucket: s3.IBucket,
+        lake_key: kms.IKey,
+        alarm_topic: sns.ITopic,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = config
+        capture_bucket = import_bucket(self, "CaptureBucket", capture_bucket)
+        self.key = kms.Key(
+            self,
+            "InferenceKey",
+            description="Encrypts the endpoint's ML storage volumes",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.image_uri = config.image_uri or xgboost_image_uri(self.region, config.xgboost_version)
+        self.model_asset = s3_assets.Asset(self, "ModelArtifact", path=str(MODEL_ARTIFACT))
+
+        self.role, self.policy = self._execution_role(capture_bucket, lake_key)
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "ModelSecurityGroup",
+            vpc=vpc,
+            allow_all_outbound=False,
+            description="SageMaker model containers (network isolated)",
+        )
+        self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints only")
+        subnet_ids = vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids
+
+        self.models = {v.name: self._model(v, subnet_ids) for v in config.variants}
+        self.endpoint_config = sagemaker.CfnEndpointConfig(
+            self,
+            "EndpointConfig",
+            kms_key_id=self.key.key_arn if config.volume_encryption else None,
+            production_variants=[
+                sagemaker.CfnEndpointConfig.ProductionVariantProperty(
+                    variant_name=v.name,
+                    model_name=self.models[v.name].attr_model_name,
+                    initial_instance_count=v.min_capacity,
+                    instance_type=v.instance_type,
+                    initial_variant_weight=v.weight,
+                )
+                for v in config.variants
+            ],
+            data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
+                enable_capture=config.data_capture_percentage > 0,
+                initial_sampling_percentage=config.data_capture_percentage,
+                destination_s3_uri=f"s3://{capture_bucket.bucket_name}/{CAPTURE_PREFIX}",
+                kms_key_id=lake_key.key_arn,
+                capture_options=[
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
+                    sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
+                ],
+                capture_content_type_header=sagemaker.CfnEndpointConfig.CaptureContentTypeHeaderProperty(
+                    csv_content_types=["text/csv"], json_content_types=["application/json"]
+                ),
+            ),
+        )
+        self.endpoint = sagemaker.CfnEndpoint(
+            self,
+            "Endpoint",
+            endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
+            retain_all_variant_properties=True,
+            exclude_retained_variant_properties=[
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DesiredWeight"),
+                sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig"),
+            ],
+        )
+        self.endpoint_name = self.endpoint.attr_endpoint_name
+        self.endpoint_arn = self.endpoint.ref
+        self.variant_names = [v.name for v in config.variants]
+        if config.autoscaling:
+            for variant in config.variants:
+                self._autoscale(variant)
+        self.alarms = self._alarms(alarm_topic)
+
+    def _execution_role(self, capture_bucket: s3.IBucket, lake_key: kms.IKey) -> tuple[iam.Role, iam.ManagedPolicy]:
+        """Read this artifact, pull this image, use these keys, write capture and logs."""
+        role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker endpoint execution role",
+        )
+        policy = role_policy(self, "ExecutionPolicy", role, description="SageMaker model hosting")
+        registry, repository = (
+            self.image_uri.split("/", 1)[0].split(".")[0],
+            self.image_uri.split("/", 1)[1].split(":")[0],
+        )
+        artifact = self.model_asset.bucket.arn_for_objects(self.model_asset.s3_object_key)
+        policy.add_statements(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifact]),
+            iam.PolicyStatement(
+                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                resources=[
+                    self.format_arn(service="ecr", account=registry, resource="repository", resource_name=repository)
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                resources=[
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="/aws/sagemaker/Endpoints/*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "ecr:GetAuthorizationToken",
+                    "cloudwatch:PutMetricData",
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[self.key.key_arn],
+                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+        )
+        allow_key(policy, self.key, encrypt=True)
+        allow_key(policy, lake_key, encrypt=True)
+        allow_bucket(policy, capture_bucket, write=True, prefix=CAPTURE_PREFIX)
+        # The key policy itself must let the execution role use the volume key.
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[role],
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                resources=["*"],
+            )
+        )
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", VPC_ENI_REASON)
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{finding_id(policy, self.format_arn(service='logs', resource='log-group', resource_name='/aws/sagemaker/Endpoints/*', arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME))}]",
+            "SageMaker names the endpoint log group /aws/sagemaker/Endpoints/<endpoint name> at creation; the endpoint name is generated, so the prefix is the narrowest scope",
+        )
+        return role, policy
+
+    def _model(self, variant: VariantConfig, subnet_ids: list[str]) -> sagemaker.CfnModel:
+        model = sagemaker.CfnModel(
+            self,
+            f"Model{variant.name.replace('-', '').capitalize()}",
+            execution_role_arn=self.role.role_arn,
+            enable_network_isolation=True,
+            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=self.image_uri,
+                model_data_url=variant.model_data_url or self.model_asset.s3_object_url,
+                mode="SingleModel",
+            ),
+            vpc_config=sagemaker.CfnModel.VpcConfigProperty(
+                security_group_ids=[self.security_group.security_group_id], subnets=subnet_ids
+            ),
+        )
+        model.node.add_dependency(self.policy)
+        return model
+
+    def _autoscale(self, variant: VariantConfig) -> None:
+        """Target tracking on invocations per instance; the target names the real endpoint."""
+        suffix = variant.name.replace("-", "").capitalize()
+        target = autoscaling.CfnScalableTarget(
+            self,
+            f"ScalableTarget{suffix}",
+            service_namespace="sagemaker",
+            scalable_dimension="sagemaker:variant:DesiredInstanceCount",
+            resource_id=f"endpoint/{self.endpoint.attr_endpoint_name}/variant/{variant.name}",
+            min_capacity=variant.min_capacity,
+            max_capacity=variant.max_capacity,
+        )
+        target.add_dependency(self.endpoint)
+        autoscaling.CfnScalingPolicy(
+            self,
+            f"ScalingPolicy{suffix}",
+            policy_name=f"invocations-per-instance-{variant.name}",
+            policy_type="TargetTrackingScaling",
+            scaling_target_id=target.ref,
+            target_tracking_scaling_policy_configuration=autoscaling.CfnScalingPolicy.TargetTrackingScalingPolicyConfigurationProperty(
+                target_value=self.config.target_invocations_per_instance,
+                predefined_metric_specification=autoscaling.CfnScalingPolicy.PredefinedMetricSpecificationProperty(
+                    predefined_metric_type="SageMakerVariantInvocationsPerInstance"
+                ),
+                scale_in_cooldown=self.config.scale_in_cooldown_seconds,
+                scale_out_cooldown=self.config.scale_out_cooldown_seconds,
+            ),
+        )
+
+    def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
+        """Latency p99, 5XX, model errors and CPU per variant, each notifying the alarm topic."""
+        config = self.config
+        alarms = []
+        for variant in config.variants:
+            dimensions = {"EndpointName": self.endpoint_name, "VariantName": variant.name}
+            specs = (
+                (
+                    "ModelLatencyP99",
+                    "ModelLatency",
+                    METRIC_NAMESPACE,
+                    "p99",
+                    config.latency_p99_ms * 1000,
+                    "p99 model latency above the limit (microseconds)",
+                ),
+                (
+                    "Invocation5XX",
+                    "Invocation5XXErrors",
+                    METRIC_NAMESPACE,
+                    "Sum",
+                    config.invocation_5xx_threshold,
+                    "endpoint returned 5XX errors",
+                ),
+                (
+                    "ModelErrors",
+                    "InvocationModelErrors",
+                    METRIC_NAMESPACE,
+                    "Sum",
+                    config.model_error_threshold,
+                    "the model container failed requests",
+                ),
+                (
+                    "CpuUtilization",
+                    "CPUUtilization",
+                    "/aws/sagemaker/Endpoints",
+                    "Average",
+                    config.cpu_utilization_percent,
+                    "instances are CPU bound",
+                ),
+            )
+            for name, metric_name, namespace, statistic, threshold, description in specs:
+                alarm = cloudwatch.Alarm(
+                    self,
+                    f"{name}{variant.name.replace('-', '').capitalize()}",
+                    alarm_description=f"SageMaker variant {variant.name}: {description}",
+                    metric=cloudwatch.Metric(
+                        namespace=namespace,
+                        metric_name=metric_name,
+                        dimensions_map=dimensions,
+                        statistic=statistic,
+                        period=cdk.Duration.minutes(1),
+                    ),
+                    threshold=threshold,
+                    evaluation_periods=5,
+                    datapoints_to_alarm=3,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                )
+                alarm.add_alarm_action(actions.SnsAction(topic))
+                alarms.append(alarm)
+        return alarms
