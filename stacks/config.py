@@ -257,7 +257,8 @@ class InferenceConfig:
                 raise ConfigError(
                     f"{where}.instance_type",
                     variant.instance_type,
-                    f"has NVMe instance storage, which rejects a KMS volume key; pick a type outside {list(NVME_INSTANCE_FAMILIES)} or set volume_encryption: false",
+                    "has NVMe instance storage, which rejects a KMS volume key; pick a type outside "
+                    f"{list(NVME_INSTANCE_FAMILIES)} or set volume_encryption: false",
                 )
 
 

@@ -141,6 +141,12 @@ class InferenceStack(cdk.Stack):
             self.image_uri.split("/", 1)[1].split(":")[0],
         )
         artifact = self.model_asset.bucket.arn_for_objects(self.model_asset.s3_object_key)
+        endpoint_logs = self.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name="/aws/sagemaker/Endpoints/*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
         policy.add_statements(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifact]),
             iam.PolicyStatement(
@@ -151,14 +157,7 @@ class InferenceStack(cdk.Stack):
             ),
             iam.PolicyStatement(
                 actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[
-                    self.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="/aws/sagemaker/Endpoints/*",
-                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-                    )
-                ],
+                resources=[endpoint_logs],
             ),
             iam.PolicyStatement(
                 actions=[
@@ -196,8 +195,9 @@ class InferenceStack(cdk.Stack):
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", VPC_ENI_REASON)
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::{finding_id(policy, self.format_arn(service='logs', resource='log-group', resource_name='/aws/sagemaker/Endpoints/*', arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME))}]",
-            "SageMaker names the endpoint log group /aws/sagemaker/Endpoints/<endpoint name> at creation; the endpoint name is generated, so the prefix is the narrowest scope",
+            f"AwsSolutions-IAM5[Resource::{finding_id(policy, endpoint_logs)}]",
+            "SageMaker names the endpoint log group /aws/sagemaker/Endpoints/<endpoint name> at creation; "
+            "the endpoint name is generated, so this prefix is the narrowest scope",
         )
         return role, policy
 

@@ -12,8 +12,8 @@ from stacks.config import StageConfig
 from stacks.data_lake_stack import DataLakeStack
 from stacks.inference_stack import InferenceStack
 from stacks.ingestion_stack import IngestionStack
-from stacks.observability_stack import ObservabilityStack
 from stacks.network_stack import NetworkStack
+from stacks.observability_stack import ObservabilityStack
 
 
 def stack_name(config: StageConfig, unit: str) -> str:
