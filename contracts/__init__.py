@@ -42,6 +42,11 @@ class Field:
     missing_value: Any = None
     flag_missing: bool = False
     unseen: str | None = None
+    inference: str | None = None
+
+    @property
+    def required_for_inference(self) -> bool:
+        return self.inference == "required"
 
     @property
     def is_numeric(self) -> bool:
@@ -133,6 +138,7 @@ def _field(name: str, spec: dict[str, Any]) -> Field:
         missing_value=missing.get("value"),
         flag_missing=bool(missing.get("flag", False)),
         unseen=spec.get("unseen"),
+        inference=spec.get("inference"),
     )
 
 

@@ -157,6 +157,41 @@ class IngestionConfig:
 
 
 @dataclass(frozen=True)
+class ApiConfig:
+    """The inference API: auth, limits, throttling and WAF."""
+
+    authorization: Literal["iam", "api_key"] = setting("iam", choices=("iam", "api_key"), doc="SigV4 by default")
+    max_batch_size: int = setting(100, min=1, max=1000, doc="instances per request")
+    max_body_bytes: int = setting(262144, min=1024, max=6291456, doc="request body limit enforced by the Lambda")
+    throttle_rate_limit: float = setting(50.0, min=1.0, max=10000.0, doc="steady requests per second for the stage")
+    throttle_burst_limit: int = setting(100, min=1, max=5000)
+    waf_rate_limit: int = setting(1000, min=10, max=2000000000, doc="requests per IP per 5 minutes before WAF blocks")
+    usage_plan_daily_quota: int = setting(100000, min=1, max=100000000, doc="api_key mode only")
+    security_policy: str = setting(
+        "SecurityPolicy_TLS13_1_2_2021_06",
+        pattern=r"TLS_1_2|SecurityPolicy_TLS1[23]_[A-Z0-9_]+",
+        doc="TLS 1.2 or newer",
+    )
+    function: FunctionConfig = field(
+        default_factory=lambda: FunctionConfig(memory_mib=1024, timeout_seconds=29, reserved_concurrency=20)
+    )
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        if self.function.timeout_seconds > 29:
+            raise ConfigError(
+                f"{path}.function.timeout_seconds",
+                self.function.timeout_seconds,
+                "must be at most 29: API Gateway ends integrations after 29 seconds",
+            )
+        if self.throttle_burst_limit < self.throttle_rate_limit:
+            raise ConfigError(
+                f"{path}.throttle_burst_limit",
+                self.throttle_burst_limit,
+                f"must be at least throttle_rate_limit ({self.throttle_rate_limit:g})",
+            )
+
+
+@dataclass(frozen=True)
 class ObservabilityConfig:
     """Where alarms go."""
 
@@ -275,6 +310,7 @@ class StageConfig:
     lake_formation: LakeFormationConfig = field(default_factory=LakeFormationConfig)
     ingestion: IngestionConfig = field(default_factory=IngestionConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
 
     @property
@@ -316,7 +352,7 @@ def _allowed(tp: Any, meta: dict[str, Any]) -> str:
     return "must be " + " ".join(parts)
 
 
-def _convert(tp: Any, value: Any, path: str, meta: dict[str, Any]) -> Any:
+def _convert(tp: Any, value: Any, path: str, meta: dict[str, Any], base: Any = None) -> Any:
     origin = get_origin(tp)
     if origin in (Union, types.UnionType):
         options = get_args(tp)
@@ -327,7 +363,7 @@ def _convert(tp: Any, value: Any, path: str, meta: dict[str, Any]) -> Any:
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             raise ConfigError(path, value, _allowed(tp, meta))
-        return _build(tp, value, path)
+        return _build(tp, value, path, base=base)
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise ConfigError(path, value, _allowed(tp, meta))
@@ -359,7 +395,8 @@ def _check_rules(value: Any, path: str, tp: Any, meta: dict[str, Any]) -> None:
         raise ConfigError(path, value, _allowed(tp, meta))
 
 
-def _build(cls: Any, data: dict[str, Any], path: str, **fixed: Any) -> Any:
+def _build(cls: Any, data: dict[str, Any], path: str, base: Any = None, **fixed: Any) -> Any:
+    """Build `cls` from `data`; keys not given keep the values of `base` (the field's default)."""
     hints = get_type_hints(cls)
     known = {f.name: f for f in dataclasses.fields(cls) if f.name not in fixed}
     for key in data:
@@ -368,8 +405,9 @@ def _build(cls: Any, data: dict[str, Any], path: str, **fixed: Any) -> Any:
     values = dict(fixed)
     for name, f in known.items():
         if name in data:
-            values[name] = _convert(hints[name], data[name], f"{path}.{name}", dict(f.metadata))
-    return cls(**values)
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+            values[name] = _convert(hints[name], data[name], f"{path}.{name}", dict(f.metadata), base=default)
+    return dataclasses.replace(base, **values) if base is not None else cls(**values)
 
 
 def load_stage(stages: Any, name: str, *, account: str | None = None, region: str | None = None) -> StageConfig:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
+from stacks.api_stack import ApiStack
 from stacks.config import StageConfig
 from stacks.data_lake_stack import DataLakeStack
 from stacks.inference_stack import InferenceStack
@@ -71,12 +72,24 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         description="ML pipeline: SageMaker real-time endpoint with autoscaling and data capture",
         **common,
     )
+    api = ApiStack(
+        app,
+        stack_name(config, "Api"),
+        config=config.api,
+        vpc=network.vpc,
+        subnets=network.subnets,
+        endpoint_name=inference.endpoint_name,
+        endpoint_arn=inference.endpoint_arn,
+        description="ML pipeline: inference REST API with WAF",
+        **common,
+    )
     stacks: dict[str, cdk.Stack] = {
         "Network": network,
         "DataLake": data_lake,
         "Ingestion": ingestion,
         "Observability": observability,
         "Inference": inference,
+        "Api": api,
     }
     for stack in stacks.values():
         cdk.Tags.of(stack).add("project", "ml-pipeline")

@@ -45,23 +45,26 @@ XRAY_REASON = (
 class CopyWithContract:
     """Local bundling: the function's directory plus the shared `contracts` package."""
 
-    def __init__(self, source: Path) -> None:
+    def __init__(self, source: Path, extra_files: dict[str, Path]) -> None:
         self.source = source
+        self.extra_files = extra_files
 
     def try_bundle(self, output_dir: str, _options: Any = None, **_kwargs: Any) -> bool:
         shutil.copytree(self.source, output_dir, dirs_exist_ok=True, ignore=IGNORE)
         shutil.copytree(CONTRACTS_DIR, Path(output_dir) / "contracts", dirs_exist_ok=True, ignore=IGNORE)
+        for name, path in self.extra_files.items():
+            shutil.copyfile(path, Path(output_dir) / name)
         return True
 
 
-def bundled_code(function_name: str) -> lambda_.Code:
-    """Asset code for `lambda/<function_name>/`, hashed on the bundled output."""
+def bundled_code(function_name: str, extra_files: dict[str, Path] | None = None) -> lambda_.Code:
+    """Asset code for `lambda/<function_name>/` plus `extra_files`, hashed on the bundled output."""
     source = LAMBDA_DIR / function_name
     return lambda_.Code.from_asset(
         str(source),
         bundling=cdk.BundlingOptions(
             image=cdk.DockerImage.from_registry("unused-local-bundling-only"),
-            local=CopyWithContract(source),  # type: ignore[arg-type]
+            local=CopyWithContract(source, extra_files or {}),  # type: ignore[arg-type]
         ),
     )
 
@@ -85,6 +88,7 @@ class PythonFunction(Construct):
         reserved_concurrency: int,
         log_retention_days: int,
         environment: dict[str, str] | None = None,
+        extra_files: dict[str, Path] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -112,7 +116,7 @@ class PythonFunction(Construct):
             description=description,
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
-            code=bundled_code(source),
+            code=bundled_code(source, extra_files),
             handler=handler,
             memory_size=memory_mib,
             timeout=cdk.Duration.seconds(timeout_seconds),

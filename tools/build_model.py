@@ -26,7 +26,6 @@ import argparse
 import gzip
 import io
 import json
-import math
 import statistics
 import sys
 import tarfile
@@ -36,14 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import contracts
-from contracts import OTHER_CATEGORY, Contract, Field
+from contracts import Contract, features
 from stacks.image_uris import DEFAULT_VERSION as CONTAINER_VERSION
 from tools import synthetic
 
 MODEL_MEMBER = "xgboost-model"
 ARCHIVE_FILE = "model.tar.gz"
 STATISTICS_FILE = "feature_statistics.json"
-STATISTICS_FORMAT_VERSION = 1
 DEFAULT_ROWS = 5000
 DEFAULT_SEED = 7
 HOLDOUT_FRACTION = 0.2
@@ -64,124 +62,36 @@ Statistics = dict[str, Any]
 Encoder = Callable[[Record, Mapping[str, Any]], list[float]]
 
 
-def _present_number(field: Field, record: Record, contract: Contract) -> float | None:
-    """The field's value in its canonical unit, or None if missing, invalid or out of range."""
-    value = record.get(field.name)
-    if value is None:
-        for alias, (canonical, factor) in contract.aliases.items():
-            if canonical == field.name and record.get(alias) is not None:
-                alias_value = _as_float(record[alias])
-                value = None if alias_value is None else alias_value * factor
-                break
-    number = _as_float(value)
-    if number is None:
-        return None
-    if (field.min is not None and number < field.min) or (field.max is not None and number > field.max):
-        return None
-    return number
-
-
-def _as_float(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _normalised(field: Field, value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if field.normalise == "lower":
-        text = text.lower()
-    elif field.normalise == "upper":
-        text = text.upper()
-    return text or None
-
-
-def fit_statistics(records: Sequence[Record], contract: Contract | None = None) -> Statistics:
-    """Fit the encoding parameters on training records (standard scaling, sample std)."""
-    contract = contract or contracts.load()
-    numeric: dict[str, Any] = {}
-    for field in contract.numeric_features:
-        values = [v for v in (_present_number(field, r, contract) for r in records) if v is not None]
-        if len(values) < 2:
-            raise ValueError(f"need at least two values of {field.name} to fit its scaling")
-        std = statistics.stdev(values)
-        numeric[field.name] = {
-            "type": field.type,
-            "mean": statistics.fmean(values),
-            "std": std if std > 0 else 1.0,
-            "median": float(statistics.median(values)),
-            "min": field.min,
-            "max": field.max,
-            "flag_missing": field.flag_missing,
-        }
-    ordinal = {
-        f.name: {
-            "mapping": dict(f.mapping),
-            "missing_value": f.missing_value,
-            "normalise": f.normalise,
-            "unseen": f.unseen,
-        }
-        for f in contract.ordinal_features
-    }
-    nominal = {
-        f.name: {
-            "categories": list(f.categories),
-            "other": OTHER_CATEGORY,
-            "columns": list(f.one_hot_columns),
-            "normalise": f.normalise,
-        }
-        for f in contract.nominal_features
-    }
+def summarise(values: Sequence[float]) -> dict[str, float | None]:
+    """The summary `contracts.features.build_statistics` fits scalers from (exact quantiles)."""
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive") if len(values) > 1 else (values[0],) * 3
     return {
-        "format_version": STATISTICS_FORMAT_VERSION,
-        "contract": {"name": contract.name, "version": contract.version},
-        "method": "standard",
-        "scaling": {"formula": "(value - mean) / std", "std": "sample standard deviation"},
-        "out_of_range": "missing",
-        "label": contract.label.name,
-        "feature_columns": contract.feature_columns(),
-        "rows": len(records),
-        "medians": {name: spec["median"] for name, spec in numeric.items()},
-        "numeric": numeric,
-        "ordinal": ordinal,
-        "missing_flags": {f"{f.name}_missing": f.name for f in contract.flagged_features},
-        "nominal": nominal,
+        "count": len(values),
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else None,
+        "min": min(values),
+        "max": max(values),
+        "max_abs": max(abs(v) for v in values),
+        "q1": q1,
+        "median": median,
+        "q3": q3,
     }
 
 
-def encode(record: Record, stats: Mapping[str, Any]) -> list[float]:
-    """One event as the model's feature row, in ``stats["feature_columns"]`` order."""
-    contract = contracts.load()
-    values: dict[str, float] = {}
-    for name, spec in stats["numeric"].items():
-        number = _present_number(contract.field(name), record, contract)
-        if spec["flag_missing"]:
-            values[f"{name}_missing"] = 1.0 if number is None else 0.0
-        imputed = spec["median"] if number is None else number
-        values[name] = (imputed - spec["mean"]) / spec["std"]
-    for name, spec in stats["ordinal"].items():
-        level = _normalised(contract.field(name), record.get(name))
-        if level not in spec["mapping"]:
-            level = spec["missing_value"]
-        values[name] = float(spec["mapping"][level])
-    for name, spec in stats["nominal"].items():
-        category = _normalised(contract.field(name), record.get(name))
-        if category not in spec["categories"]:
-            category = spec["other"]
-        for option in (*spec["categories"], spec["other"]):
-            values[f"{name}_{option}"] = 1.0 if option == category else 0.0
-    return [values[column] for column in stats["feature_columns"]]
+def fit_statistics(records: Sequence[Record], contract: Contract | None = None, method: str = "standard") -> Statistics:
+    """Fit the feature statistics on training records, in the ETL's artifact format."""
+    contract = contract or contracts.load()
+    summaries = {}
+    for f in contract.numeric_features:
+        spec = {"type": f.type, "valid_range": [f.min, f.max]}
+        values = [v for v in (features.parse_number(r.get(f.name), spec) for r in records) if v is not None]
+        if not values:
+            raise ValueError(f"no observed values of {f.name} to fit its scaling")
+        summaries[f.name] = summarise(values)
+    return features.build_statistics(contract, method, summaries, len(records))
+
+
+encode: Encoder = features.encode_record
 
 
 def csv_row(features: Sequence[float]) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import contracts
+from contracts.features import load_statistics
 from tools import build_model, synthetic
 from tools.build_model import BuildResult, build, csv_row, encode
 
@@ -91,20 +92,21 @@ def test_model_predicts_prices_from_api_csv_rows(built: BuildResult, stats: dict
 
 def test_statistics_describe_the_encoding(built: BuildResult, stats: dict[str, Any]) -> None:
     contract = contracts.load()
+    assert load_statistics(json.dumps(stats)) == stats
     assert stats["contract"] == {"name": contract.name, "version": contract.version}
-    assert stats["method"] == "standard"
+    assert stats["scaling_method"] == "standard"
     assert stats["feature_columns"] == contract.feature_columns()
     assert stats["label"] == "price"
-    numeric = {f.name for f in contract.numeric_features}
-    assert set(stats["medians"]) == numeric == set(stats["numeric"])
-    for name, spec in stats["numeric"].items():
-        assert spec["std"] > 0
-        assert spec["median"] == stats["medians"][name]
+    assert set(stats["numeric"]) == {f.name for f in contract.numeric_features}
+    for spec in stats["numeric"].values():
+        assert spec["center"] == spec["fitted"]["mean"]
+        assert spec["scale"] == spec["fitted"]["std"] > 0
+        assert spec["impute"] == spec["fitted"]["median"]
     assert stats["ordinal"]["garden_size"]["mapping"] == {"N": 0, "S": 5, "M": 10, "L": 20}
     assert stats["nominal"]["home_type"]["columns"][-1] == "home_type_other"
-    assert stats["missing_flags"] == {"year_built_missing": "year_built"}
+    assert stats["numeric"]["year_built"]["flag_missing"] is True
     training = stats["training"]
-    assert stats["rows"] == training["rows"]["train"] == built.train_rows
+    assert stats["training_rows"] == training["rows"]["train"] == built.train_rows
     assert training["rows"]["holdout"] == built.holdout_rows
     assert training["holdout_rmse"] == pytest.approx(built.holdout_rmse)
     assert training["container_version"] == "1.7-1"
@@ -117,23 +119,20 @@ def test_encode_imputes_flags_and_maps_unseen_values(stats: dict[str, Any]) -> N
     columns = stats["feature_columns"]
     row = dict(zip(columns, encode(event, stats), strict=True))
     year = stats["numeric"]["year_built"]
-    assert row["year_built"] == pytest.approx((event["year_built"] - year["mean"]) / year["std"])
+    assert row["year_built"] == pytest.approx((event["year_built"] - year["center"]) / year["scale"])
     assert row["year_built_missing"] == 0.0
 
     messy = {
-        **{k: v for k, v in event.items() if k not in ("year_built", "living_area")},
-        "living_area_sqft": 1076.39,
+        **{k: v for k, v in event.items() if k != "year_built"},
         "home_type": " Castle ",
         "garden_size": "xl",
         "bedrooms": 99,
     }
     row = dict(zip(columns, encode(messy, stats), strict=True))
     assert row["year_built_missing"] == 1.0
-    assert row["year_built"] == pytest.approx((year["median"] - year["mean"]) / year["std"])
-    living = stats["numeric"]["living_area"]
-    assert row["living_area"] == pytest.approx((100.0 - living["mean"]) / living["std"], rel=1e-4)
+    assert row["year_built"] == pytest.approx((year["impute"] - year["center"]) / year["scale"])
     bedrooms = stats["numeric"]["bedrooms"]
-    assert row["bedrooms"] == pytest.approx((bedrooms["median"] - bedrooms["mean"]) / bedrooms["std"])
+    assert row["bedrooms"] == pytest.approx((bedrooms["impute"] - bedrooms["center"]) / bedrooms["scale"])
     assert row["garden_size"] == 0.0
     assert row["home_type_other"] == 1.0
     assert sum(row[c] for c in stats["nominal"]["home_type"]["columns"]) == 1.0

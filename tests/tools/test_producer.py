@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from tools import producer, synthetic
 from tools.producer import Entry, SendReport, batches, main, send_events
@@ -21,21 +19,8 @@ THROTTLED = "ProvisionedThroughputExceededException"
 
 
 @pytest.fixture(scope="module")
-def kinesis_endpoint() -> Iterator[str]:
-    """A moto server on loopback, with dummy credentials so no real account is ever used."""
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("AWS_PROFILE", raising=False)
-        env.setenv("AWS_ACCESS_KEY_ID", "testing")
-        env.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        env.setenv("AWS_SESSION_TOKEN", "testing")
-        env.setenv("AWS_DEFAULT_REGION", REGION)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+def kinesis_endpoint(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 @pytest.fixture

@@ -1,0 +1,330 @@
+"""API stack: a versioned, SigV4-authenticated REST API in front of the endpoint."""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+import contracts
+from contracts.request_schema import request_schema
+from stacks.common import allow_logs_service, retention
+from stacks.compliance import acknowledge
+from stacks.config import ApiConfig
+from stacks.inference_stack import FEATURE_STATISTICS
+from stacks.python_function import PythonFunction
+
+STAGE_NAME = "v1"
+JSON_ERROR_TEMPLATE = json.dumps(
+    {
+        "error": "$context.error.messageString",
+        "request_id": "$context.requestId",
+        "details": "$context.error.validationErrorString",
+    }
+)
+SYNC_INVOKE_DLQ_REASON = (
+    "API Gateway invokes the predict function synchronously and returns its errors to the caller; a Lambda "
+    "dead-letter queue only receives failed asynchronous invocations, which this function never has"
+)
+API_KEY_REASON = (
+    "API key mode is an explicit stage choice for callers that cannot sign SigV4; keys belong to a "
+    "throttled usage plan with a daily quota and the WAF rate limit still applies"
+)
+SIGV4_REASON = (
+    "Callers authenticate with SigV4 (AWS_IAM authorization) as the course prescribes; IAM policies, "
+    "not a Cognito user pool, decide who may call"
+)
+NO_CACHE_REASON = (
+    "The API only serves POST predictions, which API Gateway never caches and whose answers depend on the "
+    "request body; a cache cluster would add cost and store model outputs without serving any request"
+)
+CLOUDWATCH_ROLE_REASON = (
+    "API Gateway's account-level CloudWatch role must use the AWS managed policy "
+    "AmazonAPIGatewayPushToCloudWatchLogs (API Gateway developer guide); execution logging needs it"
+)
+
+
+class ApiStack(cdk.Stack):
+    """Owns the REST API, its predict Lambda, the WAF web ACL and the access logs.
+
+    Exposes `api`, `predict` (the function construct) and `url` (the v1 stage URL).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ApiConfig,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        endpoint_name: str,
+        endpoint_arn: str,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        self.config = config
+        self.key = kms.Key(
+            self,
+            "ApiKey",
+            description="Encrypts API logs and the predict function's environment",
+            enable_key_rotation=True,
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        allow_logs_service(self.key)
+
+        self.predict = PythonFunction(
+            self,
+            "Predict",
+            source="predict",
+            handler="predict.handler",
+            description="Inference API: validates, encodes like training and invokes the SageMaker endpoint",
+            key=self.key,
+            vpc=vpc,
+            subnets=subnets,
+            memory_mib=config.function.memory_mib,
+            timeout_seconds=config.function.timeout_seconds,
+            reserved_concurrency=config.function.reserved_concurrency,
+            log_retention_days=config.function.log_retention_days,
+            environment={
+                "ENDPOINT_NAME": endpoint_name,
+                "MAX_BATCH_SIZE": str(config.max_batch_size),
+                "MAX_BODY_BYTES": str(config.max_body_bytes),
+                "STATISTICS_FILE": FEATURE_STATISTICS.name,
+            },
+            extra_files={FEATURE_STATISTICS.name: FEATURE_STATISTICS},
+        )
+        self.predict.policy.add_statements(
+            iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn])
+        )
+        for rule_id in (
+            "HIPAA.Security-LambdaDLQ",
+            "NIST.800.53.R5-LambdaDLQ",
+            "PCI.DSS.321-LambdaDLQ",
+            "Serverless-LambdaDLQ",
+        ):
+            acknowledge(self.predict.function, rule_id, SYNC_INVOKE_DLQ_REASON)
+
+        self.access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            encryption_key=self.key,
+            retention=retention(config.function.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        self.api = self._rest_api()
+        self._predict_resource()
+        self.url = self.api.url_for_path("/predict")
+        self._waf()
+
+    def _rest_api(self) -> apigateway.RestApi:
+        api = apigateway.RestApi(
+            self,
+            "Api",
+            description="ML pipeline inference API",
+            endpoint_types=[apigateway.EndpointType.REGIONAL],
+            cloud_watch_role=True,
+            cloud_watch_role_removal_policy=cdk.RemovalPolicy.DESTROY,
+            deploy_options=apigateway.StageOptions(
+                stage_name=STAGE_NAME,
+                throttling_rate_limit=self.config.throttle_rate_limit,
+                throttling_burst_limit=self.config.throttle_burst_limit,
+                logging_level=apigateway.MethodLoggingLevel.INFO,
+                data_trace_enabled=False,
+                metrics_enabled=True,
+                tracing_enabled=True,
+                access_log_destination=apigateway.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigateway.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+            ),
+        )
+        # A client certificate on the stage lets a backend verify calls come from this API.
+        certificate = apigateway.CfnClientCertificate(
+            self, "ClientCertificate", description="Identifies the v1 stage to backends"
+        )
+        stage = api.deployment_stage.node.default_child
+        assert isinstance(stage, apigateway.CfnStage)
+        stage.client_certificate_id = certificate.ref
+        for rule_id in (
+            "HIPAA.Security-APIGWCacheEnabledAndEncrypted",
+            "NIST.800.53.R5-APIGWCacheEnabledAndEncrypted",
+            "PCI.DSS.321-APIGWCacheEnabledAndEncrypted",
+        ):
+            acknowledge(api.deployment_stage, rule_id, NO_CACHE_REASON)
+        cfn_api = api.node.default_child
+        assert isinstance(cfn_api, apigateway.CfnRestApi)
+        cfn_api.security_policy = self.config.security_policy
+        if self.config.security_policy.startswith("SecurityPolicy_"):
+            cfn_api.endpoint_access_mode = "STRICT"
+        acknowledge(
+            api.node.find_child("CloudWatchRole"),
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
+            CLOUDWATCH_ROLE_REASON,
+        )
+        for status, response_type in (
+            ("4XX", apigateway.ResponseType.DEFAULT_4_XX),
+            ("5XX", apigateway.ResponseType.DEFAULT_5_XX),
+        ):
+            api.add_gateway_response(
+                f"Json{status}",
+                type=response_type,
+                response_headers={"Content-Type": "'application/json'"},
+                templates={"application/json": JSON_ERROR_TEMPLATE},
+            )
+        return api
+
+    def _predict_resource(self) -> None:
+        schema = request_schema(contracts.load(), max_batch_size=self.config.max_batch_size)
+        model = self.api.add_model(
+            "PredictRequest",
+            content_type="application/json",
+            description="Prediction request generated from the event contract",
+            schema=_json_schema(schema),
+        )
+        validator = self.api.add_request_validator(
+            "BodyValidator", validate_request_body=True, validate_request_parameters=True
+        )
+        iam_auth = self.config.authorization == "iam"
+        method = self.api.root.add_resource("predict").add_method(
+            "POST",
+            apigateway.LambdaIntegration(self.predict.function, proxy=True, timeout=cdk.Duration.seconds(29)),
+            authorization_type=apigateway.AuthorizationType.IAM if iam_auth else apigateway.AuthorizationType.NONE,
+            api_key_required=not iam_auth,
+            request_models={"application/json": model},
+            request_validator=validator,
+        )
+        if not iam_auth:
+            plan = self.api.add_usage_plan(
+                "UsagePlan",
+                throttle=apigateway.ThrottleSettings(
+                    rate_limit=self.config.throttle_rate_limit, burst_limit=self.config.throttle_burst_limit
+                ),
+                quota=apigateway.QuotaSettings(limit=self.config.usage_plan_daily_quota, period=apigateway.Period.DAY),
+            )
+            plan.add_api_stage(stage=self.api.deployment_stage)
+            plan.add_api_key(self.api.add_api_key("ClientKey"))
+            for rule_id in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                acknowledge(method, rule_id, API_KEY_REASON)
+        else:
+            acknowledge(method, "AwsSolutions-COG4", SIGV4_REASON)
+
+    def _waf(self) -> None:
+        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+            return wafv2.CfnWebACL.RuleProperty(
+                name=name,
+                priority=priority,
+                override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
+                        vendor_name="AWS", name=name
+                    )
+                ),
+                visibility_config=_visibility(name),
+            )
+
+        rate_limit = wafv2.CfnWebACL.RuleProperty(
+            name="RateLimitPerIp",
+            priority=0,
+            action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+            statement=wafv2.CfnWebACL.StatementProperty(
+                rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                    limit=self.config.waf_rate_limit, aggregate_key_type="IP"
+                )
+            ),
+            visibility_config=_visibility("RateLimitPerIp"),
+        )
+        self.web_acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=_visibility("InferenceApi"),
+            rules=[
+                rate_limit,
+                managed("AWSManagedRulesCommonRuleSet", 1),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", 2),
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.api.deployment_stage.stage_arn,
+            web_acl_arn=self.web_acl.attr_arn,
+        )
+        # WAF requires log groups named aws-waf-logs-*; the Authorization header is redacted.
+        waf_logs = logs.LogGroup(
+            self,
+            "WafLogs",
+            log_group_name=f"aws-waf-logs-{self.stack_name}",
+            encryption_key=self.key,
+            retention=retention(self.config.function.log_retention_days),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+        )
+        wafv2.CfnLoggingConfiguration(
+            self,
+            "WafLogging",
+            resource_arn=self.web_acl.attr_arn,
+            log_destination_configs=[
+                self.format_arn(
+                    service="logs",
+                    resource="log-group",
+                    resource_name=waf_logs.log_group_name,
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+            redacted_fields=[
+                wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "authorization"})
+            ],
+        )
+
+
+def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+    return wafv2.CfnWebACL.VisibilityConfigProperty(
+        cloud_watch_metrics_enabled=True, metric_name=name, sampled_requests_enabled=True
+    )
+
+
+def _json_schema(schema: dict[str, object]) -> apigateway.JsonSchema:
+    """Convert a JSON Schema dict into CDK's JsonSchema (recursively)."""
+    kinds = {
+        "object": apigateway.JsonSchemaType.OBJECT,
+        "array": apigateway.JsonSchemaType.ARRAY,
+        "string": apigateway.JsonSchemaType.STRING,
+        "number": apigateway.JsonSchemaType.NUMBER,
+        "integer": apigateway.JsonSchemaType.INTEGER,
+    }
+    props = schema.get("properties")
+    items = schema.get("items")
+    return apigateway.JsonSchema(
+        schema=apigateway.JsonSchemaVersion.DRAFT4 if "$schema" in schema else None,
+        title=schema.get("title"),  # type: ignore[arg-type]
+        description=schema.get("description"),  # type: ignore[arg-type]
+        type=kinds[schema["type"]],  # type: ignore[index]
+        required=schema.get("required"),  # type: ignore[arg-type]
+        additional_properties=schema.get("additionalProperties"),  # type: ignore[arg-type]
+        properties={k: _json_schema(v) for k, v in props.items()} if isinstance(props, dict) else None,
+        items=_json_schema(items) if isinstance(items, dict) else None,
+        min_items=schema.get("minItems"),  # type: ignore[arg-type]
+        max_items=schema.get("maxItems"),  # type: ignore[arg-type]
+        minimum=schema.get("minimum"),  # type: ignore[arg-type]
+        maximum=schema.get("maximum"),  # type: ignore[arg-type]
+        min_length=schema.get("minLength"),  # type: ignore[arg-type]
+        max_length=schema.get("maxLength"),  # type: ignore[arg-type]
+        enum=schema.get("enum"),  # type: ignore[arg-type]
+    )
