@@ -220,32 +220,77 @@ def parse_number(value: Any, spec: Mapping[str, Any]) -> float | None:
     return number
 
 
-def encode_record(record: Mapping[str, Any], stats: Mapping[str, Any]) -> list[float]:
-    """Encode one standardised record into the model's feature vector.
+class FeatureEncoder:
+    """The encoding of one statistics document, prepared once and applied per record.
 
     Applies, in order: median imputation (with a ``<name>_missing`` flag where the
     contract asks for one) and scaling of numeric features, the ordinal mapping
     (unseen or missing -> the contract's constant), and one-hot columns of nominal
-    features (unseen or missing -> ``<name>_other``). The result follows
-    ``stats["feature_columns"]``.
+    features (unseen or missing -> ``<name>_other``). Rows follow
+    ``stats["feature_columns"]``. Column positions and parameters are resolved here,
+    so encoding a record is a single pass (the inference Lambda's hot path).
     """
-    values: dict[str, float] = {}
-    for name, spec in stats["numeric"].items():
-        number = parse_number(record.get(name), spec)
-        if spec["flag_missing"]:
-            values[f"{name}_missing"] = 1.0 if number is None else 0.0
-        if number is None:
-            number = spec["impute"]
-        values[name] = (number - spec["center"]) / spec["scale"]
-    for name, spec in stats["ordinal"].items():
-        category = normalise_category(record.get(name), spec["normalise"])
-        mapping = spec["mapping"]
-        code = mapping.get(category) if category is not None else None
-        values[name] = float(mapping[spec["missing_value"]] if code is None else code)
-    for name, spec in stats["nominal"].items():
-        category = normalise_category(record.get(name), spec["normalise"])
-        known = category if category in spec["categories"] else None
-        for value in spec["categories"]:
-            values[f"{name}_{value}"] = 1.0 if value == known else 0.0
-        values[spec["columns"][-1]] = 1.0 if known is None else 0.0
-    return [values[column] for column in stats["feature_columns"]]
+
+    def __init__(self, stats: Mapping[str, Any]) -> None:
+        index = {column: i for i, column in enumerate(stats["feature_columns"])}
+        self.width = len(index)
+        self.numeric = [
+            (
+                name,
+                spec,
+                index[name],
+                index[f"{name}_missing"] if spec["flag_missing"] else None,
+                spec["impute"],
+                spec["center"],
+                spec["scale"],
+                -math.inf if spec["valid_range"][0] is None else spec["valid_range"][0],
+                math.inf if spec["valid_range"][1] is None else spec["valid_range"][1],
+                spec["type"] == "integer",
+            )
+            for name, spec in stats["numeric"].items()
+        ]
+        self.ordinal = [
+            (name, spec["normalise"], spec["mapping"], float(spec["mapping"][spec["missing_value"]]), index[name])
+            for name, spec in stats["ordinal"].items()
+        ]
+        self.nominal = [
+            (name, spec["normalise"], {c: index[f"{name}_{c}"] for c in spec["categories"]}, index[spec["columns"][-1]])
+            for name, spec in stats["nominal"].items()
+        ]
+
+    def encode(self, record: Mapping[str, Any]) -> list[float]:
+        row = [0.0] * self.width
+        get = record.get
+        for name, spec, i, flag, impute, center, scale, low, high, integer in self.numeric:
+            value = get(name)
+            kind = type(value)
+            number: float | None
+            if kind is float or kind is int:  # fast path, same rules as parse_number
+                given = float(value)  # type: ignore[arg-type]
+                in_range = low <= given <= high and given - given == 0.0
+                number = given if in_range and not (integer and not given.is_integer()) else None
+            else:
+                number = parse_number(value, spec)
+            if flag is not None:
+                row[flag] = 1.0 if number is None else 0.0
+            row[i] = ((impute if number is None else number) - center) / scale
+        for name, mode, mapping, missing_code, i in self.ordinal:
+            value = get(name)
+            # A value already in canonical form needs no normalising (the common case).
+            code = mapping.get(value) if type(value) is str else None
+            if code is None:
+                category = normalise_category(value, mode)
+                code = mapping.get(category) if category is not None else None
+            row[i] = missing_code if code is None else float(code)
+        for name, mode, slots, other in self.nominal:
+            value = get(name)
+            slot = slots.get(value) if type(value) is str else None
+            if slot is None:
+                slot = slots.get(normalise_category(value, mode) or "", other)
+            row[slot] = 1.0
+        return row
+
+
+def encode_record(record: Mapping[str, Any], stats: Mapping[str, Any]) -> list[float]:
+    """Encode one standardised record into the model's feature vector (see FeatureEncoder)."""
+    return FeatureEncoder(stats).encode(record)

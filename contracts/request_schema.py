@@ -59,50 +59,100 @@ def request_schema(contract: Contract, *, max_batch_size: int) -> dict[str, Any]
     }
 
 
-def _field_error(f: Field, value: Any) -> str | None:
-    """Why `value` is not acceptable for feature `f`, or None when it is."""
-    if f.is_numeric:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"must be {'an integer' if f.type == 'integer' else 'a number'}"
+def _number_check(f: Field) -> Any:
+    """A checker for one numeric feature: None when the value is acceptable, else why not."""
+    integer = f.type == "integer"
+    low, high = f.min, f.max
+    kind = "an integer" if integer else "a number"
+    out_of_range = f"must be between {low:g} and {high:g} {f.unit or ''}".rstrip()
+
+    def check(value: Any) -> str | None:
+        if type(value) is not int and type(value) is not float:
+            return f"must be {kind}"
         if not math.isfinite(value):
             return "must be finite"
-        if f.type == "integer" and not float(value).is_integer():
+        if integer and not float(value).is_integer():
             return "must be an integer"
-        if (f.min is not None and value < f.min) or (f.max is not None and value > f.max):
-            return f"must be between {f.min:g} and {f.max:g} {f.unit or ''}".rstrip()
+        if (low is not None and value < low) or (high is not None and value > high):
+            return out_of_range
         return None
-    if not isinstance(value, str) or not value.strip():
-        return "must be a non-empty string"
-    if len(value) > MAX_STRING_LENGTH:
-        return f"must be at most {MAX_STRING_LENGTH} characters"
-    if f.type == "ordinal" and value.strip().upper() not in f.mapping:
-        return f"must be one of {sorted(f.mapping)}"
-    return None
+
+    return check
+
+
+def _text_check(f: Field) -> Any:
+    """A checker for one categorical feature (ordinal values must be known levels)."""
+    levels = frozenset(f.mapping) if f.type == "ordinal" else None
+    unknown_level = f"must be one of {sorted(f.mapping)}"
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or not value.strip():
+            return "must be a non-empty string"
+        if len(value) > MAX_STRING_LENGTH:
+            return f"must be at most {MAX_STRING_LENGTH} characters"
+        if levels is not None and value.strip().upper() not in levels:
+            return unknown_level
+        return None
+
+    return check
+
+
+class RequestValidator:
+    """The request rules of one contract and batch limit, prepared once per container."""
+
+    def __init__(self, contract: Contract, *, max_batch_size: int) -> None:
+        self.max_batch_size = max_batch_size
+        self.names = frozenset(f.name for f in contract.features)
+        # (name, required, numeric, low, high, integer, check): numbers in range take the fast
+        # path; anything else goes through `check`, which names the problem.
+        self.rules = [
+            (
+                f.name,
+                f.required_for_inference,
+                f.is_numeric,
+                -math.inf if f.min is None else f.min,
+                math.inf if f.max is None else f.max,
+                f.type == "integer",
+                _number_check(f) if f.is_numeric else _text_check(f),
+            )
+            for f in contract.features
+        ]
+
+    def errors(self, body: Any) -> list[dict[str, str]]:
+        """Every problem of a parsed request body, as `{"field": path, "error": message}`."""
+        if not isinstance(body, dict):
+            return [{"field": "$", "error": "must be a JSON object with an 'instances' array"}]
+        errors = [{"field": key, "error": "unknown field"} for key in body if key != "instances"]
+        instances = body.get("instances")
+        if not isinstance(instances, list) or not instances:
+            return [*errors, {"field": "instances", "error": "must be a non-empty array"}]
+        if len(instances) > self.max_batch_size:
+            return [*errors, {"field": "instances", "error": f"must hold at most {self.max_batch_size} instances"}]
+        names = self.names
+        for i, instance in enumerate(instances):
+            if not isinstance(instance, dict):
+                errors.append({"field": f"instances[{i}]", "error": "must be an object"})
+                continue
+            if not names.issuperset(instance):
+                errors += [
+                    {"field": f"instances[{i}].{key}", "error": "unknown field"} for key in instance if key not in names
+                ]
+            get = instance.get
+            for name, required, numeric, low, high, integer, check in self.rules:
+                value = get(name)
+                if value is None:
+                    if required:
+                        errors.append({"field": f"instances[{i}].{name}", "error": "is required"})
+                    continue
+                kind = type(value)
+                if numeric and (kind is int or (kind is float and not integer)) and low <= value <= high:
+                    continue
+                problem = check(value)
+                if problem:
+                    errors.append({"field": f"instances[{i}].{name}", "error": problem})
+        return errors
 
 
 def validate_instances(contract: Contract, body: Any, *, max_batch_size: int) -> list[dict[str, str]]:
-    """Every problem of a parsed request body, as `{"field": path, "error": message}`."""
-    if not isinstance(body, dict):
-        return [{"field": "$", "error": "must be a JSON object with an 'instances' array"}]
-    errors = [{"field": key, "error": "unknown field"} for key in body if key != "instances"]
-    instances = body.get("instances")
-    if not isinstance(instances, list) or not instances:
-        return [*errors, {"field": "instances", "error": "must be a non-empty array"}]
-    if len(instances) > max_batch_size:
-        return [*errors, {"field": "instances", "error": f"must hold at most {max_batch_size} instances"}]
-    features = {f.name: f for f in contract.features}
-    for i, instance in enumerate(instances):
-        where = f"instances[{i}]"
-        if not isinstance(instance, dict):
-            errors.append({"field": where, "error": "must be an object"})
-            continue
-        errors += [{"field": f"{where}.{key}", "error": "unknown field"} for key in instance if key not in features]
-        for name, f in features.items():
-            if name not in instance or instance[name] is None:
-                if f.required_for_inference:
-                    errors.append({"field": f"{where}.{name}", "error": "is required"})
-                continue
-            problem = _field_error(f, instance[name])
-            if problem:
-                errors.append({"field": f"{where}.{name}", "error": problem})
-    return errors
+    """Every problem of a parsed request body (see :class:`RequestValidator`)."""
+    return RequestValidator(contract, max_batch_size=max_batch_size).errors(body)

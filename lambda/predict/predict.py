@@ -26,8 +26,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
 import contracts
-from contracts.features import encode_record, load_statistics
-from contracts.request_schema import validate_instances
+from contracts.features import FeatureEncoder, load_statistics
+from contracts.request_schema import RequestValidator
 
 HERE = Path(__file__).resolve().parent
 CONTRACT = contracts.load()
@@ -38,6 +38,8 @@ ENDPOINT_NAME = os.environ.get("ENDPOINT_NAME", "")
 MAX_BATCH_SIZE = int(os.environ.get("MAX_BATCH_SIZE", "100"))
 MAX_BODY_BYTES = int(os.environ.get("MAX_BODY_BYTES", "262144"))
 RETRY_AFTER_SECONDS = "2"
+ENCODER = FeatureEncoder(STATISTICS)
+VALIDATOR = RequestValidator(CONTRACT, max_batch_size=MAX_BATCH_SIZE)
 
 # Bounded well under API Gateway's 29 s: 2 attempts x (2 s connect + 8 s read).
 CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=8, retries={"mode": "adaptive", "max_attempts": 2})
@@ -90,7 +92,8 @@ def read_body(event: dict[str, Any]) -> Any:
 
 def to_csv(instances: list[dict[str, Any]]) -> str:
     """One CSV row per instance, features in training order, no header, no label."""
-    return "\n".join(",".join(repr(value) for value in encode_record(instance, STATISTICS)) for instance in instances)
+    encode = ENCODER.encode
+    return "\n".join(",".join(map(repr, encode(instance))) for instance in instances)
 
 
 def parse_predictions(body: bytes, expected: int) -> list[float]:
@@ -138,7 +141,7 @@ def log(**fields: Any) -> None:
 
 def predict(event: dict[str, Any], request_id: str) -> dict[str, Any]:
     body = read_body(event)
-    errors = validate_instances(CONTRACT, body, max_batch_size=MAX_BATCH_SIZE)
+    errors = VALIDATOR.errors(body)
     if errors:
         raise ApiError(400, "request does not match the contract", details=errors)
     instances = body["instances"]
