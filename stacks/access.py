@@ -63,13 +63,20 @@ def import_bucket(scope: Construct, construct_id: str, bucket: s3.IBucket) -> s3
     producer, consumer = cdk.Stack.of(bucket), cdk.Stack.of(scope)
     if producer is consumer:
         return bucket
-    base = f"{producer.stack_name}-{construct_id}"
+    base = f"{producer.stack_name}-{bucket.node.id}"
     return s3.Bucket.from_bucket_attributes(
         scope,
         construct_id,
-        bucket_arn=producer.export_value(bucket.bucket_arn, name=f"{base}Arn"),
-        bucket_name=producer.export_value(bucket.bucket_name, name=f"{base}Name"),
+        bucket_arn=_export(producer, bucket.bucket_arn, f"{base}Arn"),
+        bucket_name=_export(producer, bucket.bucket_name, f"{base}Name"),
     )
+
+
+def _export(producer: cdk.Stack, value: str, name: str) -> str:
+    """Export `value` from `producer` once, however many stacks import it."""
+    if producer.node.try_find_child(f"Export{name}") is None:
+        producer.export_value(value, name=name)
+    return cdk.Fn.import_value(name)
 
 
 def allow_bucket(policy: iam.ManagedPolicy, bucket: s3.IBucket, *, write: bool = False, prefix: str = "") -> None:

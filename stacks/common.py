@@ -6,6 +6,10 @@ import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.compliance import acknowledge
 
 from stacks.config import LOG_RETENTION_DAYS
 
@@ -62,3 +66,28 @@ def allow_logs_service(key: kms.Key) -> None:
             },
         )
     )
+
+
+DEAD_LETTER_QUEUE_REASON = (
+    "This queue is itself a dead-letter queue (undeliverable notifications are kept here for 14 days); "
+    "a dead-letter queue of a dead-letter queue would only move the same messages again"
+)
+
+
+def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey) -> sqs.Queue:
+    """A KMS-encrypted, TLS-only queue that keeps what a service could not deliver.
+
+    The service that uses it (an SNS subscription, an EventBridge target) adds the queue
+    policy that lets it send; the key policy must let that service use `key`.
+    """
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.KMS,
+        encryption_master_key=key,
+        enforce_ssl=True,
+        retention_period=cdk.Duration.days(14),
+    )
+    for rule_id in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+        acknowledge(queue, rule_id, DEAD_LETTER_QUEUE_REASON)
+    return queue

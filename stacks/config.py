@@ -157,6 +157,22 @@ class IngestionConfig:
 
 
 @dataclass(frozen=True)
+class EtlConfig:
+    """The Glue Spark job that prepares the raw zone for training, and its schedule."""
+
+    worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = setting("G.1X", choices=("G.1X", "G.2X", "G.4X", "G.8X"))
+    number_of_workers: int = setting(2, min=2, max=299)
+    timeout_minutes: int = setting(60, min=1, max=2880)
+    max_retries: int = setting(1, min=0, max=10)
+    schedule: str = setting("cron(0 3 * * ? *)", pattern=r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)", doc="EventBridge cron, UTC")
+    scaling_method: Literal["standard", "minmax", "maxabs", "robust"] = setting(
+        "standard", choices=("standard", "minmax", "maxabs", "robust")
+    )
+    validation_fraction: float = setting(0.2, min=0.05, max=0.5)
+    log_retention_days: int = setting(30, choices=LOG_RETENTION_DAYS)
+
+
+@dataclass(frozen=True)
 class ApiConfig:
     """The inference API: auth, limits, throttling and WAF."""
 
@@ -193,11 +209,21 @@ class ApiConfig:
 
 @dataclass(frozen=True)
 class ObservabilityConfig:
-    """Where alarms go."""
+    """Where alarms go, the audit trail, and the alarm thresholds of each pipeline stage."""
 
     alarm_emails: tuple[str, ...] = setting(
         (), pattern=r"[^@\s]+@[^@\s]+\.[a-z]{2,}", doc="e-mail subscriptions of the alarm topic"
     )
+    trail_log_retention_days: int = setting(365, choices=LOG_RETENTION_DAYS)
+    trail_expire_after_days: int = setting(365, min=1, max=3650, doc="trail and access-log objects")
+    kinesis_iterator_age_seconds: int = setting(300, min=1, max=604800, doc="oldest unread record in the stream")
+    firehose_freshness_seconds: int = setting(900, min=60, max=86400, doc="age of the oldest record not yet in S3")
+    transform_failed_records: int = setting(1, min=1, max=1000000, doc="records the transform rejected per 5 minutes")
+    lambda_errors: int = setting(1, min=1, max=100000, doc="function errors per 5 minutes")
+    lambda_throttles: int = setting(1, min=1, max=100000, doc="throttled invocations per 5 minutes")
+    glue_failed_tasks: int = setting(1, min=1, max=100000, doc="failed Spark tasks per 5 minutes")
+    api_5xx_errors: int = setting(5, min=1, max=100000, doc="5XX responses per 5 minutes")
+    api_latency_p99_ms: int = setting(3000, min=1, max=29000)
 
 
 # Instance families with local NVMe instance storage: SageMaker rejects a KMS volume key on them.
@@ -310,6 +336,7 @@ class StageConfig:
     lake_formation: LakeFormationConfig = field(default_factory=LakeFormationConfig)
     ingestion: IngestionConfig = field(default_factory=IngestionConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+    etl: EtlConfig = field(default_factory=EtlConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
 

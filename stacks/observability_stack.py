@@ -5,27 +5,34 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.compliance import acknowledge
+from stacks.access import import_bucket
+from stacks.audit import AuditTrail
+from stacks.common import dead_letter_queue
 from stacks.config import ObservabilityConfig
-
-UNDELIVERED_QUEUE_REASON = (
-    "This queue is itself the dead-letter queue of the alarm topic's subscriptions (SNS redrive policy); "
-    "a dead-letter queue of a dead-letter queue would only move the same messages again"
-)
 
 
 class ObservabilityStack(cdk.Stack):
-    """Owns the alarm topic (KMS-encrypted, TLS-only) and its e-mail subscriptions.
+    """Owns the alarm topic (KMS-encrypted, TLS-only), its subscriptions, and the audit trail.
 
-    Exposes `alarm_topic`; the other stacks attach their alarms' actions to it.
+    Exposes `alarm_topic` (the other stacks attach their alarms' actions to it) and
+    `audit` (the CloudTrail trail recording management events and the lake's data events).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: ObservabilityConfig, **kwargs: object) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: ObservabilityConfig,
+        data_buckets: list[s3.IBucket],
+        removal_policy: cdk.RemovalPolicy,
+        **kwargs: object,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.key = kms.Key(
             self,
@@ -52,25 +59,16 @@ class ObservabilityStack(cdk.Stack):
         )
         if config.alarm_emails:
             # Notifications SNS cannot deliver are kept, not lost.
-            self.undelivered = sqs.Queue(
-                self,
-                "UndeliveredAlarms",
-                encryption=sqs.QueueEncryption.KMS,
-                encryption_master_key=self.key,
-                enforce_ssl=True,
-                retention_period=cdk.Duration.days(14),
-            )
-            self.undelivered.add_to_resource_policy(
-                iam.PolicyStatement(
-                    principals=[iam.ServicePrincipal("sns.amazonaws.com")],
-                    actions=["sqs:SendMessage"],
-                    resources=[self.undelivered.queue_arn],
-                    conditions={"ArnEquals": {"aws:SourceArn": self.alarm_topic.topic_arn}},
-                )
-            )
-            for rule_id in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
-                acknowledge(self.undelivered, rule_id, UNDELIVERED_QUEUE_REASON)
+            self.undelivered = dead_letter_queue(self, "UndeliveredAlarms", key=self.key)
         for email in config.alarm_emails:
             self.alarm_topic.add_subscription(
                 subscriptions.EmailSubscription(email, dead_letter_queue=self.undelivered)
             )
+        self.audit = AuditTrail(
+            self,
+            "Audit",
+            data_buckets=[import_bucket(self, f"DataBucket{i}", b) for i, b in enumerate(data_buckets)],
+            log_retention_days=config.trail_log_retention_days,
+            expire_after_days=config.trail_expire_after_days,
+            removal_policy=removal_policy,
+        )

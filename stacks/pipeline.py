@@ -11,7 +11,9 @@ import aws_cdk as cdk
 from stacks.api_stack import ApiStack
 from stacks.config import StageConfig
 from stacks.data_lake_stack import DataLakeStack
+from stacks.etl_stack import EtlStack
 from stacks.inference_stack import InferenceStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.ingestion_stack import IngestionStack
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
@@ -57,9 +59,25 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         app,
         stack_name(config, "Observability"),
         config=config.observability,
-        description="ML pipeline: alarm topic",
+        data_buckets=[data_lake.raw_bucket, data_lake.curated_bucket],
+        removal_policy=data_lake.removal_policy,
+        description="ML pipeline: alarm topic and audit trail",
         **common,
     )
+    etl = EtlStack(
+        app,
+        stack_name(config, "Etl"),
+        config=config.etl,
+        raw_bucket=data_lake.raw_bucket,
+        curated_bucket=data_lake.curated_bucket,
+        lake_key=data_lake.key,
+        curated_database_name=data_lake.curated_database_name,
+        alarm_topic=observability.alarm_topic,
+        description="ML pipeline: Glue feature preparation job, crawler and workflow",
+        **common,
+    )
+    # Lake Formation grants of the ETL roles need the lake's admin settings and locations first.
+    etl.add_dependency(data_lake)
     inference = InferenceStack(
         app,
         stack_name(config, "Inference"),
@@ -83,13 +101,27 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         description="ML pipeline: inference REST API with WAF",
         **common,
     )
+    monitoring = MonitoringStack(
+        app,
+        stack_name(config, "Monitoring"),
+        config=config.observability,
+        alarm_topic=observability.alarm_topic,
+        ingestion=ingestion,
+        etl=etl,
+        inference=inference,
+        api=api,
+        description="ML pipeline: dashboard and stage alarms",
+        **common,
+    )
     stacks: dict[str, cdk.Stack] = {
         "Network": network,
         "DataLake": data_lake,
         "Ingestion": ingestion,
         "Observability": observability,
+        "Etl": etl,
         "Inference": inference,
         "Api": api,
+        "Monitoring": monitoring,
     }
     for stack in stacks.values():
         cdk.Tags.of(stack).add("project", "ml-pipeline")

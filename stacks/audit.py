@@ -1,0 +1,158 @@
+"""The audit trail: who called which AWS API, from where and when, including lake reads."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudtrail as cloudtrail
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.access import role_policy
+from stacks.common import allow_logs_service, retention
+from stacks.compliance import acknowledge
+
+ACCESS_LOG_TARGET_REASON = (
+    "This is the server access log target of the trail bucket; logging it into itself would loop. "
+    "S3 log delivery writes it with SSE-S3 only, and it is readable only by account administrators"
+)
+REPLICATION_REASON = (
+    "Cross-region replication is out of scope for a single-region reference deployment; log file "
+    "validation detects tampering and the bucket keeps noncurrent versions for the retention period"
+)
+
+
+class AuditTrail(Construct):
+    """A multi-region CloudTrail trail with log file validation and KMS encryption.
+
+    Delivers to its own locked-down bucket (Block Public Access, TLS only, versioned,
+    access-logged, only CloudTrail may write) and to a KMS-encrypted CloudWatch log
+    group with retention. Records management events plus S3 data events of
+    `data_buckets`. Exposes `trail`, `bucket`, `log_group`, `key`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data_buckets: list[s3.IBucket],
+        log_retention_days: int,
+        expire_after_days: int,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = cdk.Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the CloudTrail trail and its log group",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        allow_logs_service(self.key)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:DescribeKey"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=cdk.Duration.days(expire_after_days), noncurrent_version_expiration=cdk.Duration.days(30)
+                )
+            ],
+            removal_policy=removal_policy,
+            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
+        )
+        for rule_id in (
+            "AwsSolutions-S1",
+            "HIPAA.Security-S3BucketLoggingEnabled",
+            "NIST.800.53.R5-S3BucketLoggingEnabled",
+            "PCI.DSS.321-S3BucketLoggingEnabled",
+        ):
+            acknowledge(access_logs, rule_id, ACCESS_LOG_TARGET_REASON)
+        for rule_id in (
+            "HIPAA.Security-S3DefaultEncryptionKMS",
+            "NIST.800.53.R5-S3DefaultEncryptionKMS",
+            "PCI.DSS.321-S3DefaultEncryptionKMS",
+        ):
+            acknowledge(access_logs, rule_id, ACCESS_LOG_TARGET_REASON)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix="trail/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=cdk.Duration.days(expire_after_days), noncurrent_version_expiration=cdk.Duration.days(30)
+                )
+            ],
+            removal_policy=removal_policy,
+            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
+        )
+        for bucket in (access_logs, self.bucket):
+            for rule_id in (
+                "NIST.800.53.R5-S3BucketReplicationEnabled",
+                "PCI.DSS.321-S3BucketReplicationEnabled",
+                "HIPAA.Security-S3BucketReplicationEnabled",
+            ):
+                acknowledge(bucket, rule_id, REPLICATION_REASON)
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            encryption_key=self.key,
+            retention=retention(log_retention_days),
+            removal_policy=removal_policy,
+        )
+        log_role = iam.Role(
+            self,
+            "LogsRole",
+            assumed_by=iam.ServicePrincipal("cloudtrail.amazonaws.com"),
+            description="CloudTrail delivery to CloudWatch Logs",
+        )
+        log_policy = role_policy(self, "LogsPolicy", log_role, description="CloudTrail delivery to its log group")
+        log_policy.add_statements(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
+            )
+        )
+        self.trail = cloudtrail.Trail(
+            self,
+            "Trail",
+            bucket=self.bucket,
+            encryption_key=self.key,
+            enable_file_validation=True,
+            include_global_service_events=True,
+            is_multi_region_trail=True,
+            management_events=cloudtrail.ReadWriteType.ALL,
+            send_to_cloud_watch_logs=False,
+        )
+        cfn_trail = self.trail.node.default_child
+        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
+        cfn_trail.cloud_watch_logs_log_group_arn = self.log_group.log_group_arn
+        cfn_trail.cloud_watch_logs_role_arn = log_role.role_arn
+        cfn_trail.node.add_dependency(log_policy)
+        self.trail.add_s3_event_selector(
+            [cloudtrail.S3EventSelector(bucket=b) for b in data_buckets], read_write_type=cloudtrail.ReadWriteType.ALL
+        )
