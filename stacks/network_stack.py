@@ -11,6 +11,7 @@ from constructs import Construct
 
 from stacks.access import role_policy
 from stacks.common import allow_logs_service, retention
+from stacks.compliance import skip_cdk_provider
 from stacks.config import NetworkConfig
 
 # Interface endpoints the later stacks call from isolated subnets (no NAT, no internet).
@@ -48,6 +49,7 @@ class NetworkStack(cdk.Stack):
             restrict_default_security_group=True,
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
         )
+        skip_cdk_provider(self, "Custom::VpcRestrictDefaultSGCustomResourceProvider", "closes the default security group")
         self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
         self.endpoint_security_group = ec2.SecurityGroup(
