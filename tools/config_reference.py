@@ -1,0 +1,83 @@
+"""Generates docs/configuration.md: every stage setting, its default and what is allowed.
+
+The reference is built from the typed config in `stacks/config.py`, so it cannot drift
+from what synth accepts; a test fails when the committed file is stale.
+Run: `python -m tools.config_reference` (or `make docs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from stacks import config as cfg
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+HEADER = """# Stage configuration reference
+
+Stages live under `context.stages` in `cdk.json` and are chosen with `-c stage=NAME`.
+A stage lists only what it changes; everything else takes the default below. A value
+outside what is allowed stops `cdk synth` with the key path, the value and this rule.
+Generated from `stacks/config.py` by `python -m tools.config_reference`; do not edit.
+"""
+
+
+def _default(f: dataclasses.Field[Any]) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
+def _render(value: Any) -> str:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return "see below"
+    if isinstance(value, tuple) and value and dataclasses.is_dataclass(value[0]):
+        return f"{len(value)} item(s), see below"
+    return f"`{json.dumps(value if not isinstance(value, tuple) else list(value))}`"
+
+
+def _rows(cls: Any, prefix: str) -> tuple[list[str], list[tuple[str, Any]]]:
+    rows, nested = [], []
+    hints = get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name == "name":
+            continue
+        default = _default(f)
+        tp = hints[f.name]
+        inner = tp.__args__[0] if getattr(tp, "__origin__", None) is tuple else tp
+        if dataclasses.is_dataclass(inner):
+            nested.append((f"{prefix}{f.name}{'[]' if inner is not tp else ''}", inner))
+        meta = dict(f.metadata)
+        allowed = cfg._allowed(tp, meta).removeprefix("must be ") if meta else "see below"
+        rows.append(f"| `{prefix}{f.name}` | {_render(default)} | {allowed.replace('|', chr(92) + '|')} |")
+    return rows, nested
+
+
+def render() -> str:
+    sections = [HEADER]
+    queue: list[tuple[str, Any]] = [("", cfg.StageConfig)]
+    while queue:
+        prefix, cls = queue.pop(0)
+        rows, nested = _rows(cls, f"{prefix}." if prefix else "")
+        title = prefix or "stage"
+        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        sections.append(
+            f"## `{title}`\n\n{doc}\n\n| key | default | allowed |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
+        )
+        queue.extend(nested)
+    return "\n".join(sections)
+
+
+def main() -> int:
+    DOC.write_text(render(), encoding="utf-8")
+    print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
