@@ -10,7 +10,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.compliance import acknowledge
-
 from stacks.config import LOG_RETENTION_DAYS
 
 _RETENTION_NAMES = (

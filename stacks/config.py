@@ -164,7 +164,9 @@ class EtlConfig:
     number_of_workers: int = setting(2, min=2, max=299)
     timeout_minutes: int = setting(60, min=1, max=2880)
     max_retries: int = setting(1, min=0, max=10)
-    schedule: str = setting("cron(0 3 * * ? *)", pattern=r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)", doc="EventBridge cron, UTC")
+    schedule: str = setting(
+        "cron(0 3 * * ? *)", pattern=r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)", doc="EventBridge cron, UTC"
+    )
     scaling_method: Literal["standard", "minmax", "maxabs", "robust"] = setting(
         "standard", choices=("standard", "minmax", "maxabs", "robust")
     )

@@ -100,7 +100,7 @@ class EtlStack(cdk.Stack):
             path=str(TRANSFORMS),
             bundling=cdk.BundlingOptions(
                 image=cdk.DockerImage.from_registry("unused-local-bundling-only"), local=TransformsPackage()
-            ),  # type: ignore[arg-type]
+            ),
         )
         self.security_configuration = glue.CfnSecurityConfiguration(
             self,
@@ -159,7 +159,8 @@ class EtlStack(cdk.Stack):
         acknowledge(
             crawler_policy,
             f"AwsSolutions-IAM5[Resource::{finding_id(crawler_policy, tables_arn)}]",
-            "The crawler creates and updates the tables of the curated database; their names come from the data, so the database's table prefix is the narrowest scope",
+            "The crawler creates and updates the tables of the curated database; their names come from "
+            "the data, so the database's table prefix is the narrowest scope",
         )
         self._lake_formation_grants(curated_bucket, curated_database_name)
 

@@ -179,7 +179,9 @@ class MonitoringStack(cdk.Stack):
 
     def _lambda(self, ingestion: IngestionStack, api: ApiStack) -> Section:
         section = Section("Lambda functions")
-        errors, throttles, durations = [], [], []
+        errors: list[cloudwatch.IMetric] = []
+        throttles: list[cloudwatch.IMetric] = []
+        durations: list[cloudwatch.IMetric] = []
         for name, function in (("Transform", ingestion.transform.function), ("Predict", api.predict.function)):
             errors.append(function.metric_errors(period=FIVE_MINUTES, label=f"{name} errors"))
             throttles.append(function.metric_throttles(period=FIVE_MINUTES, label=f"{name} throttles"))

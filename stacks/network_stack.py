@@ -49,7 +49,9 @@ class NetworkStack(cdk.Stack):
             restrict_default_security_group=True,
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
         )
-        skip_cdk_provider(self, "Custom::VpcRestrictDefaultSGCustomResourceProvider", "closes the default security group")
+        skip_cdk_provider(
+            self, "Custom::VpcRestrictDefaultSGCustomResourceProvider", "closes the default security group"
+        )
         self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
         self.endpoint_security_group = ec2.SecurityGroup(

@@ -13,8 +13,8 @@ from stacks.config import StageConfig
 from stacks.data_lake_stack import DataLakeStack
 from stacks.etl_stack import EtlStack
 from stacks.inference_stack import InferenceStack
-from stacks.monitoring_stack import MonitoringStack
 from stacks.ingestion_stack import IngestionStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 

@@ -68,7 +68,7 @@ def bundled_code(function_name: str, extra_files: dict[str, Path] | None = None)
         str(source),
         bundling=cdk.BundlingOptions(
             image=cdk.DockerImage.from_registry("unused-local-bundling-only"),
-            local=CopyWithContract(source, extra_files or {}),  # type: ignore[arg-type]
+            local=CopyWithContract(source, extra_files or {}),
         ),
     )
 
