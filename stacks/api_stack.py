@@ -16,7 +16,7 @@ from constructs import Construct
 import contracts
 from contracts.request_schema import request_schema
 from stacks.common import allow_logs_service, retention
-from stacks.compliance import acknowledge
+from stacks.compliance import acknowledge, skip_checkov
 from stacks.config import ApiConfig
 from stacks.inference_stack import FEATURE_STATISTICS
 from stacks.python_function import PythonFunction
@@ -104,13 +104,9 @@ class ApiStack(cdk.Stack):
         self.predict.policy.add_statements(
             iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn])
         )
-        for rule_id in (
-            "HIPAA.Security-LambdaDLQ",
-            "NIST.800.53.R5-LambdaDLQ",
-            "PCI.DSS.321-LambdaDLQ",
-            "Serverless-LambdaDLQ",
-        ):
+        for rule_id in ("HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ"):
             acknowledge(self.predict.function, rule_id, SYNC_INVOKE_DLQ_REASON)
+        skip_checkov(self.predict.function, "CKV_AWS_116", SYNC_INVOKE_DLQ_REASON)
 
         self.access_logs = logs.LogGroup(
             self,
@@ -167,6 +163,7 @@ class ApiStack(cdk.Stack):
             "PCI.DSS.321-APIGWCacheEnabledAndEncrypted",
         ):
             acknowledge(api.deployment_stage, rule_id, NO_CACHE_REASON)
+        skip_checkov(api.deployment_stage, "CKV_AWS_120", NO_CACHE_REASON)
         cfn_api = api.node.default_child
         assert isinstance(cfn_api, apigateway.CfnRestApi)
         cfn_api.security_policy = self.config.security_policy

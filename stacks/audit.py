@@ -15,8 +15,8 @@ from stacks.common import allow_logs_service, retention
 from stacks.compliance import acknowledge
 
 ACCESS_LOG_TARGET_REASON = (
-    "This is the server access log target of the trail bucket; logging it into itself would loop. "
-    "S3 log delivery writes it with SSE-S3 only, and it is readable only by account administrators"
+    "Server access log target of the trail bucket: S3 log delivery supports only SSE-S3 on the "
+    "destination bucket; Block Public Access, TLS-only policy and versioning still apply"
 )
 REPLICATION_REASON = (
     "Cross-region replication is out of scope for a single-region reference deployment; log file "
@@ -77,13 +77,6 @@ class AuditTrail(Construct):
             removal_policy=removal_policy,
             auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        for rule_id in (
-            "AwsSolutions-S1",
-            "HIPAA.Security-S3BucketLoggingEnabled",
-            "NIST.800.53.R5-S3BucketLoggingEnabled",
-            "PCI.DSS.321-S3BucketLoggingEnabled",
-        ):
-            acknowledge(access_logs, rule_id, ACCESS_LOG_TARGET_REASON)
         for rule_id in (
             "HIPAA.Security-S3DefaultEncryptionKMS",
             "NIST.800.53.R5-S3DefaultEncryptionKMS",

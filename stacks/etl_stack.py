@@ -291,7 +291,7 @@ class EtlStack(cdk.Stack):
         workflow = glue.CfnWorkflow(
             self, "Workflow", description="Nightly feature preparation, then cataloguing", max_concurrent_runs=1
         )
-        scheduled = glue.CfnTrigger(
+        glue.CfnTrigger(
             self,
             "ScheduledTrigger",
             type="SCHEDULED",
@@ -300,7 +300,7 @@ class EtlStack(cdk.Stack):
             workflow_name=workflow.ref,
             actions=[glue.CfnTrigger.ActionProperty(job_name=self.job.ref)],
         )
-        on_success = glue.CfnTrigger(
+        glue.CfnTrigger(
             self,
             "CrawlAfterJobTrigger",
             type="CONDITIONAL",
@@ -316,9 +316,6 @@ class EtlStack(cdk.Stack):
             ),
             actions=[glue.CfnTrigger.ActionProperty(crawler_name=self.crawler.ref)],
         )
-        for trigger in (scheduled, on_success):
-            trigger.add_dependency(self.job)
-        on_success.add_dependency(self.crawler)
         return workflow
 
     def _notify_failures(self, topic: sns.ITopic) -> None:
