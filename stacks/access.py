@@ -63,6 +63,8 @@ def import_bucket(scope: Construct, construct_id: str, bucket: s3.IBucket) -> s3
     producer, consumer = cdk.Stack.of(bucket), cdk.Stack.of(scope)
     if producer is consumer:
         return bucket
+    # Named imports are plain strings to CDK, so the deploy order must be stated.
+    consumer.add_dependency(producer, "imports bucket exports")
     base = f"{producer.stack_name}-{bucket.node.id}"
     return s3.Bucket.from_bucket_attributes(
         scope,

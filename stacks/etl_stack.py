@@ -136,7 +136,8 @@ class EtlStack(cdk.Stack):
 
         self.crawler_role, crawler_policy = self._role("Crawler", "Glue crawler: catalogues curated Parquet")
         allow_bucket(crawler_policy, curated_bucket, prefix=CURATED_PREFIX)
-        allow_key(crawler_policy, lake_key)
+        # The catalog is encrypted with the lake key, so writing tables needs encrypt too.
+        allow_key(crawler_policy, lake_key, encrypt=True)
         database_arn = self.format_arn(service="glue", resource="database", resource_name=curated_database_name)
         tables_arn = self.format_arn(service="glue", resource="table", resource_name=f"{curated_database_name}/*")
         crawler_policy.add_statements(

@@ -64,6 +64,7 @@ class IngestionStack(cdk.Stack):
         subnets: ec2.SubnetSelection,
         raw_bucket: s3.IBucket,
         lake_key: kms.IKey,
+        removal_policy: cdk.RemovalPolicy,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
@@ -74,7 +75,7 @@ class IngestionStack(cdk.Stack):
             "IngestionKey",
             description="Encrypts the event stream, ingestion logs and Lambda environment",
             enable_key_rotation=True,
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            removal_policy=removal_policy,  # a retained stream stays readable only with its key
         )
         allow_logs_service(self.key)
         self.stream = kinesis.Stream(
@@ -87,6 +88,7 @@ class IngestionStack(cdk.Stack):
             if config.stream_mode == "on_demand"
             else kinesis.StreamMode.PROVISIONED,
             shard_count=config.shard_count if config.stream_mode == "provisioned" else None,
+            removal_policy=removal_policy,
         )
         self.transform = PythonFunction(
             self,

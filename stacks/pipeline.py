@@ -52,6 +52,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         subnets=network.subnets,
         raw_bucket=data_lake.raw_bucket,
         lake_key=data_lake.key,
+        removal_policy=data_lake.removal_policy,
         description="ML pipeline: Kinesis stream, Firehose with transform Lambda, into the raw zone",
         **common,
     )
@@ -76,8 +77,6 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         description="ML pipeline: Glue feature preparation job, crawler and workflow",
         **common,
     )
-    # Lake Formation grants of the ETL roles need the lake's admin settings and locations first.
-    etl.add_dependency(data_lake)
     inference = InferenceStack(
         app,
         stack_name(config, "Inference"),

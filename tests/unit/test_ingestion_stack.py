@@ -147,3 +147,16 @@ def test_firehose_limits_are_checked_at_synth(settings: dict[str, Any], path: st
     with pytest.raises(ConfigError) as error:
         load_stage({"s": {"ingestion": settings}}, "s")
     assert error.value.path == path
+
+
+def test_stream_and_its_key_follow_the_stage_removal_policy(sandbox: SynthesizedStage, prod: SynthesizedStage) -> None:
+    for stage, policy in ((sandbox, "Delete"), (prod, "Retain")):
+        assert only(stage, "AWS::Kinesis::Stream")["DeletionPolicy"] == policy
+        (key,) = [k for i, k in stage.resources("Ingestion", "AWS::KMS::Key").items() if i.startswith("IngestionKey")]
+        assert key["DeletionPolicy"] == policy
+
+
+def test_stacks_importing_lake_buckets_deploy_after_the_lake(every_stage: SynthesizedStage) -> None:
+    lake = every_stage.stacks["DataLake"]
+    for unit in ("Ingestion", "Observability", "Etl", "Inference"):
+        assert lake in every_stage.stacks[unit].dependencies, unit
