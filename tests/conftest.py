@@ -61,3 +61,14 @@ def moto_endpoint() -> Iterator[str]:
             yield f"http://{host}:{port}"
         finally:
             server.stop()
+
+
+SYNTH_FIXTURES = frozenset({"sandbox", "prod", "every_stage", "all_stages", "gate"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With `-n 2 --dist loadgroup`: tests that need the synthesized app share one worker
+    (so each stage is synthesized once), everything else (Spark, Lambda, tools) the other."""
+    for item in items:
+        needs_synth = SYNTH_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        item.add_marker(pytest.mark.xdist_group("synth" if needs_synth else "engines"))

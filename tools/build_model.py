@@ -68,7 +68,7 @@ def summarise(values: Sequence[float]) -> dict[str, float | None]:
     return {
         "count": len(values),
         "mean": statistics.fmean(values),
-        "std": statistics.stdev(values) if len(values) > 1 else None,
+        "std": statistics.pstdev(values),  # population std, as the ETL fits it
         "min": min(values),
         "max": max(values),
         "max_abs": max(abs(v) for v in values),
