@@ -1,9 +1,8 @@
 """Feature preparation for the housing listing events, as plain PySpark transforms.
 
-The package ships to AWS Glue as an extra Python file (see ``glue/package.py``) next
-to the ``contracts`` package it reads. Importing the package itself pulls in nothing
-but the standard library, so :mod:`housing_etl.features` (the pure-Python encoder the
-inference Lambda uses) loads where PySpark is not installed.
+The package ships to AWS Glue as an extra Python file (bundled by the ETL stack) next
+to the ``contracts`` package it reads. The per-record encoder the inference Lambda
+uses lives in :mod:`contracts.features`, so training and serving share one definition.
 
 Modules:
 
@@ -15,6 +14,5 @@ Modules:
 - ``encode``: ordinal mapping and one-hot columns.
 - ``scaling``: fitting and applying the feature statistics.
 - ``split``: the deterministic train/validation split.
-- ``features``: the same imputation, encoding and scaling for one record, no Spark.
 - ``pipeline``: the composition the Glue job and the benchmark run.
 """

@@ -27,7 +27,7 @@ def handle_missing(
     """Impute, flag and (for training output) drop, per the contract.
 
     - ``median`` (numeric features): null becomes the fitted median.
-    - ``flag: true``: ``<name>_missing`` is 1.0 where the value was null, else 0.0,
+    - ``flag: true``: ``<name>_missing`` (int) is 1 where the value was null, else 0,
       computed before imputation so the model can tell imputed values apart.
     - ``constant`` (categorical features): null becomes the contract's value.
     - ``drop`` (the label): rows without it are removed when ``drop_unlabeled``; the
@@ -38,7 +38,7 @@ def handle_missing(
     if drop_unlabeled and label.missing_strategy == "drop" and label.name in df.columns:
         out = out.where(F.col(label.name).isNotNull())
     for f in contract.flagged_features:
-        out = out.withColumn(f"{f.name}_missing", F.col(f.name).isNull().cast("double"))
+        out = out.withColumn(f"{f.name}_missing", F.col(f.name).isNull().cast("int"))
     fills: dict[str, Any] = {}
     for f in contract.features:
         if f.missing_strategy == "median":

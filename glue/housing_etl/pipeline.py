@@ -18,25 +18,32 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 import contracts
 from contracts import Contract
-from housing_etl.dedup import deduplicate
+from contracts.features import STATISTICS_FILE, dump_statistics
+from housing_etl.dedup import ID_COLUMN, ROWS_COLUMN, collapse
 from housing_etl.encode import encode
-from housing_etl.features import STATISTICS_FILE, dump_statistics
 from housing_etl.missing import handle_missing
 from housing_etl.scaling import apply_scaler, fit_scaler
-from housing_etl.schema import CORRUPT_RECORD
+from housing_etl.schema import CORRUPT_RECORD, curated_columns
 from housing_etl.split import is_validation, split_train_validation
-from housing_etl.standardise import is_valid_record, reject_invalid_records, standardise
-from housing_etl.storage import read_raw_events, write_curated, write_text, write_training_csv
+from housing_etl.standardise import is_valid_record, standardise
+from housing_etl.storage import (
+    read_curated,
+    read_raw_events,
+    write_curated,
+    write_text,
+    write_training_csv,
+)
 
 DEFAULT_SCALING_METHOD = "robust"
 DEFAULT_VALIDATION_FRACTION = 0.2
 DEFAULT_SEED = 0
+_CORRUPT = "_corrupt"
+CURATION_COUNTS = ("read", "corrupt", "rejected", "duplicates_removed", "curated")
 
 
 @dataclass(frozen=True)
@@ -107,54 +114,57 @@ class PipelineCounts:
         return asdict(self)
 
 
-def curate(raw: DataFrame, contract: Contract) -> tuple[DataFrame, CurationCounts]:
-    """Standardise, drop corrupt/invalid records and deduplicate.
+def curate(raw: DataFrame, contract: Contract) -> tuple[DataFrame, Observation]:
+    """Standardise, drop corrupt/invalid records and deduplicate (lazily).
 
-    Returns the curated rows, cached (the caller unpersists them when done), and the
-    counts. The standardised rows are cached while needed so the raw files are
-    parsed once.
+    Returns the curated rows and an observation that holds the counts once an action
+    (the curated write) has run; read them with :func:`curation_counts`. Corrupt
+    lines and invalid records are collapsed into one row of their own by the
+    deduplicating aggregation, so counting costs no extra pass over the raw files.
     """
-    standardised = standardise(raw, contract).persist(StorageLevel.MEMORY_AND_DISK)
-    valid = is_valid_record(standardised, contract)
-    corrupt = (
-        F.col(CORRUPT_RECORD).isNotNull() if CORRUPT_RECORD in standardised.columns else F.lit(False)
+    standardised = standardise(raw, contract)
+    columns = curated_columns(contract)
+    corrupt = F.col(CORRUPT_RECORD).isNotNull() if CORRUPT_RECORD in standardised.columns else F.lit(False)
+    collapsed = collapse(
+        standardised,
+        columns,
+        keep=is_valid_record(standardised, contract),
+        counters={_CORRUPT: corrupt.cast("long")},
     )
-    totals = standardised.agg(
-        F.count(F.lit(1)).alias("read"),
-        F.count(F.when(corrupt, 1)).alias("corrupt"),
-        F.count(F.when(valid, 1)).alias("valid"),
-    ).first()
-    assert totals is not None
-    curated = deduplicate(reject_invalid_records(standardised, contract)).persist(
-        StorageLevel.MEMORY_AND_DISK
+    kept = F.col(ID_COLUMN).isNotNull()
+    rows = F.col(ROWS_COLUMN)
+    observation = Observation()
+    observed = collapsed.observe(
+        observation,
+        F.sum(rows).alias("read"),
+        F.sum(F.when(~kept, F.col(_CORRUPT))).alias("corrupt"),
+        F.sum(F.when(~kept, rows - F.col(_CORRUPT))).alias("rejected"),
+        F.sum(F.when(kept, rows - 1)).alias("duplicates_removed"),
+        F.count(F.when(kept, 1)).alias("curated"),
     )
-    curated_rows = curated.count()
-    standardised.unpersist()
-    counts = CurationCounts(
-        read=totals["read"],
-        corrupt=totals["corrupt"],
-        rejected=totals["read"] - totals["corrupt"] - totals["valid"],
-        duplicates_removed=totals["valid"] - curated_rows,
-        curated=curated_rows,
-    )
-    return curated, counts
+    return observed.where(kept).select(*columns), observation
 
 
-def feature_matrix(
-    df: DataFrame, contract: Contract, stats: Mapping[str, Any], *, training: bool = True
-) -> DataFrame:
+def curation_counts(observation: Observation) -> CurationCounts:
+    """The counts of a :func:`curate` run; call after its rows were written."""
+    metrics = observation.get
+    return CurationCounts(**{name: int(metrics.get(name) or 0) for name in CURATION_COUNTS})
+
+
+def feature_matrix(df: DataFrame, contract: Contract, stats: Mapping[str, Any], *, training: bool = True) -> DataFrame:
     """Impute, encode and scale; select the model's columns in order.
 
     With ``training``: unlabeled rows dropped, the label first, then
     ``contract.feature_columns()``, as SageMaker's built-in XGBoost expects. Without:
     ``event_id``, the label (possibly null) and the features, for scoring and checks.
     """
-    prepared = apply_scaler(encode(handle_missing(df, contract, stats, drop_unlabeled=training), contract), stats)
-    features = [F.col(c).cast("double") for c in contract.feature_columns()]
+    imputed = handle_missing(df, contract, stats, drop_unlabeled=training)
+    prepared = apply_scaler(encode(imputed, contract), stats)
+    features = contract.feature_columns()
     label = F.col(contract.label.name).cast("double").alias(contract.label.name)
     if training:
         return prepared.select(label, *features)
-    return prepared.select("event_id", label, *features)
+    return prepared.select(ID_COLUMN, label, *features)
 
 
 def build_training_data(
@@ -168,25 +178,27 @@ def build_training_data(
 ) -> tuple[dict[str, Any], TrainingCounts]:
     """Split labeled rows, fit statistics on the train split, write CSV and JSON.
 
-    ``curated`` must be deduplicated and is scanned four times (counts, fit, two
-    writes), so pass a cached DataFrame.
+    Three passes over ``curated`` (fit, train CSV, validation CSV); the fit pass
+    also counts unlabeled and validation rows.
     """
     label = F.col(contract.label.name)
-    validation = is_validation(validation_fraction, seed)
-    totals = curated.agg(
+    observation = Observation()
+    counted = curated.observe(
+        observation,
         F.count(F.when(label.isNull(), 1)).alias("unlabeled"),
-        F.count(F.when(label.isNotNull() & ~validation, 1)).alias("train"),
-        F.count(F.when(label.isNotNull() & validation, 1)).alias("validation"),
-    ).first()
-    assert totals is not None
-    labeled = curated.where(label.isNotNull())
-    train, held_out = split_train_validation(labeled, validation_fraction, seed)
-    stats = fit_scaler(train, contract, scaling_method)
+        F.count(F.when(label.isNotNull() & is_validation(validation_fraction, seed), 1)).alias("validation"),
+    )
+    fit_rows, _ = split_train_validation(counted.where(label.isNotNull()), validation_fraction, seed)
+    stats = fit_scaler(fit_rows, contract, scaling_method)
+    metrics = observation.get
     write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
+    train, held_out = split_train_validation(curated.where(label.isNotNull()), validation_fraction, seed)
     write_training_csv(feature_matrix(train, contract, stats), outputs.train)
     write_training_csv(feature_matrix(held_out, contract, stats), outputs.validation)
     counts = TrainingCounts(
-        unlabeled=totals["unlabeled"], train=totals["train"], validation=totals["validation"]
+        unlabeled=int(metrics["unlabeled"]),
+        train=int(stats["training_rows"]),
+        validation=int(metrics["validation"]),
     )
     return stats, counts
 
@@ -205,17 +217,15 @@ def run_pipeline(
     """
     contract = contracts.load()
     outputs = OutputPaths.under(output_root)
-    curated, curation = curate(read_raw_events(spark, input_paths, contract), contract)
-    try:
-        write_curated(curated, outputs.curated, mode="overwrite")
-        _, training = build_training_data(
-            curated,
-            contract,
-            outputs,
-            scaling_method=scaling_method,
-            validation_fraction=validation_fraction,
-            seed=seed,
-        )
-    finally:
-        curated.unpersist()
+    rows, observation = curate(read_raw_events(spark, input_paths, contract), contract)
+    write_curated(rows, outputs.curated, mode="overwrite")
+    curation = curation_counts(observation)
+    _, training = build_training_data(
+        read_curated(spark, outputs.curated, contract),
+        contract,
+        outputs,
+        scaling_method=scaling_method,
+        validation_fraction=validation_fraction,
+        seed=seed,
+    )
     return PipelineCounts(**asdict(curation), **asdict(training))

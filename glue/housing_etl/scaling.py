@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from contracts import Contract
-from housing_etl.features import SCALING_METHODS, build_statistics
+from contracts.features import SCALING_METHODS, build_statistics
 
 QUANTILES = (0.25, 0.5, 0.75)
 _ROWS = "_rows"
@@ -42,7 +42,7 @@ def summary_columns(name: str) -> list[Column]:
 def fit_scaler(df: DataFrame, contract: Contract, method: str) -> dict[str, Any]:
     """Fit imputation medians and ``method`` scaling on ``df`` (the training split).
 
-    Returns the statistics artifact (see ``housing_etl.features.build_statistics``):
+    Returns the statistics artifact (see ``contracts.features.build_statistics``):
     for each numeric feature the median used for imputation, the scaler's
     ``center``/``scale`` and the summary they came from, plus the feature order and
     the contract's name and version.

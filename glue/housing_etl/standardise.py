@@ -4,6 +4,10 @@ Files from the Firehose transform are already normalised, but batch uploads from
 producers are not, and the ETL must give both the same treatment. Every rule here
 turns an unusable value into null (to be handled by the missing-value policy) rather
 than failing the job or the record.
+
+The work is done in a few narrow projections, each referring to the previous one's
+columns, so every intermediate value is computed once per row and each generated
+method stays small enough for the JVM to compile.
 """
 
 from __future__ import annotations
@@ -14,95 +18,143 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from contracts import Contract, Field
-from housing_etl.features import NUMBER_PATTERN, WHITESPACE
-from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE
+from contracts.features import NUMBER_PATTERN, WHITESPACE
+from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, raw_columns
 
-ISO_TIMESTAMP = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
-    r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
-)
-ZONE_SUFFIX = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"
-EPOCH_NUMBER = r"^[0-9]{1,16}(\.[0-9]+)?$"
 EPOCH_MILLIS_FROM = 1e11
 MICROS_PER_DAY = 86_400_000_000
+EPOCH_TEXT = "_epoch_text"
+_SPACE = r"[ \t\n\r\f\x0B]*"
+NUMBER_REGEX = f"^{_SPACE}(?:{NUMBER_PATTERN}){_SPACE}$"
 
 
-def column_or_null(df: DataFrame, name: str) -> Column:
-    """The column if the input has it, else nulls: an absent key is a missing value."""
-    return F.col(name) if name in df.columns else F.lit(None).cast("string")
+def is_text_field(field: Field) -> bool:
+    """Fields read as text (id, time, categories) rather than as numbers."""
+    return not field.is_numeric
 
 
-def trimmed(value: Column) -> Column:
-    """Whitespace removed at both ends; blank becomes null (blank means missing)."""
-    text = F.btrim(value.cast("string"), F.lit(WHITESPACE))
-    return F.when(text != "", text)
+def raw_text(df: DataFrame, name: str) -> Column:
+    """A raw key's value as text; an absent key is a column of nulls."""
+    if name not in df.columns:
+        return F.lit(None).cast("string").alias(name)
+    return F.col(name).cast("string").alias(name)
 
 
-def parse_number(value: Column) -> Column:
-    """A double if the text is a plain decimal or exponent number, else null.
+def trimmed(name: str) -> Column:
+    """The text without surrounding whitespace (the characters of ``WHITESPACE``)."""
+    return F.btrim(F.col(name), F.lit(WHITESPACE)).alias(name)
 
-    A strict pattern rather than a bare cast, so the accepted syntax does not depend
-    on ANSI mode and "NaN", "Infinity" or "3d" are not taken for numbers.
+
+def cased(field: Field) -> Column:
+    """Blank is missing; categories cased as the contract says ("Detached " ->
+    "detached"); timestamps upper-cased so "t" and "z" read as "T" and "Z"."""
+    text = F.col(field.name)
+    if field.type == "timestamp" or field.normalise == "upper":
+        value = F.upper(text)
+    elif field.normalise == "lower":
+        value = F.lower(text)
+    else:
+        value = text
+    return F.when(text != F.lit(""), value).alias(field.name)
+
+
+def plain_number(text: Column) -> Column:
+    """True when the text is a plain decimal or exponent number (``NUMBER_PATTERN``),
+    optionally surrounded by whitespace.
+
+    A bare cast (Java's ``Double.parseDouble``) would also accept "NaN", "Infinity",
+    hexadecimal ("0x1p3") and type suffixes ("3d"), and throws (slowly) on anything
+    else; the pattern is the one the pure-Python encoder applies.
     """
-    text = trimmed(value)
-    return F.when(text.rlike(f"^(?:{NUMBER_PATTERN})$"), text.cast("double"))
+    return text.rlike(NUMBER_REGEX)
 
 
-def identifier(value: Column, field: Field) -> Column:
-    """Trimmed id; longer than the contract allows means unusable (null)."""
-    text = trimmed(value)
+def parse_number(name: str) -> Column:
+    """A double if the text is a plain decimal or exponent number, else null."""
+    text = F.col(name)
+    return F.when(plain_number(text), text.cast("double")).alias(name)
+
+
+def identifier(field: Field) -> Column:
+    """An id longer than the contract allows is unusable (null)."""
+    text = F.col(field.name)
     if field.max_length is None:
         return text
-    return F.when(F.length(text) <= field.max_length, text)
+    return F.when(F.length(text) <= field.max_length, text).alias(field.name)
 
 
-def category(value: Column, field: Field) -> Column:
-    """Trimmed and cased as the contract says, so "Detached " and "detached" agree.
+def iso_like(text: Column) -> Column:
+    """Text with a colon and a ``yyyy-`` date: read as ISO-8601, otherwise as epoch."""
+    return text.contains(":") & (F.substring(text, 5, 1) == F.lit("-"))
 
-    Unseen values are kept: the curated zone records what was sent, and the encoder
-    decides what an unseen value means for the model.
+
+def iso_timestamp(name: str) -> Column:
+    """An instant from ISO-8601 text, else null.
+
+    An offset (``Z``, ``+hh:mm``, ``-hh``...) is honoured; text without one is taken
+    as UTC, not as the session time zone, so the result does not depend on where
+    the job runs.
     """
-    text = trimmed(value)
-    if field.normalise == "lower":
-        return F.lower(text)
-    if field.normalise == "upper":
-        return F.upper(text)
-    return text
+    text = F.col(name)
+    zoned = text.endswith("Z") | text.contains("+") | (F.locate("-", text, 12) > 0)
+    iso = F.when(zoned, text).otherwise(F.concat(text, F.lit("Z")))
+    return F.when(iso_like(text), iso.cast("timestamp")).alias(name)
 
 
-def numeric(df: DataFrame, field: Field) -> Column:
-    """The value in the canonical unit, null when unusable.
+def epoch_text(name: str) -> Column:
+    """The text when it is a plain non-ISO number (an epoch value), else null.
 
-    The canonical key wins; an alias key (another unit) is converted only when the
-    canonical value is missing or unparseable. Values outside the contract's
-    [min, max] (inclusive) are null, as are non-integral values of integer fields.
+    Kept apart from the conversion in :func:`epoch_timestamp`: Spark hoists a
+    repeated cast out of conditional branches, and casting every ISO string to a
+    number would throw (and catch) an exception per row.
     """
-    value = parse_number(column_or_null(df, field.name))
-    for alias, factor in sorted(field.aliases.items()):
-        value = F.coalesce(value, parse_number(column_or_null(df, alias)) * F.lit(factor))
-    if field.min is not None:
-        value = F.when(value >= F.lit(float(field.min)), value)
-    if field.max is not None:
-        value = F.when(value <= F.lit(float(field.max)), value)
-    if field.type == "integer":
-        return F.when(value == F.floor(value), value.cast("int"))
-    return value
+    text = F.col(name)
+    return F.when(~iso_like(text) & plain_number(text), text).alias(EPOCH_TEXT)
 
 
-def timestamp_utc(value: Column) -> Column:
-    """An instant from ISO-8601 text or epoch seconds/milliseconds, else null.
-
-    ISO text with an offset is converted to UTC; text without one is taken as UTC
-    (not as the session time zone), so the result does not depend on where the job
-    runs. A bare number below 1e11 is epoch seconds, otherwise epoch milliseconds.
-    """
-    text = F.upper(trimmed(value))
-    iso = F.when(text.rlike(ZONE_SUFFIX), text).otherwise(F.concat(text, F.lit("Z")))
-    epoch = text.cast("double")
+def epoch_timestamp(name: str) -> Column:
+    """Epoch seconds (below 1e11) or milliseconds as an instant; negative -> null."""
+    epoch = F.col(name).cast("double")
     micros = F.when(epoch >= F.lit(EPOCH_MILLIS_FROM), epoch * 1_000).otherwise(epoch * 1_000_000)
-    return F.when(text.rlike(ISO_TIMESTAMP), iso.cast("timestamp")).when(
-        text.rlike(EPOCH_NUMBER), F.timestamp_micros(F.round(micros).cast("long"))
-    )
+    return F.when(epoch >= F.lit(0.0), F.timestamp_micros(F.round(micros).cast("long")))
+
+
+def parsed(field: Field) -> Column:
+    """The typed value of one field (numbers still as double, in the sent unit)."""
+    if field.type == "timestamp":
+        return iso_timestamp(field.name)
+    if field.is_numeric:
+        return parse_number(field.name)
+    if field.type in ("nominal", "ordinal"):
+        return F.col(field.name)
+    return identifier(field)
+
+
+def canonical_unit(field: Field) -> Column:
+    """The canonical key wins; an alias (another unit) is converted when it is missing.
+
+    For the event time, the "alias" is the same key written as an epoch number.
+    """
+    value = F.col(field.name)
+    if field.type == "timestamp":
+        return F.coalesce(value, epoch_timestamp(EPOCH_TEXT)).alias(field.name)
+    for alias, factor in sorted(field.aliases.items()):
+        value = F.coalesce(value, F.col(alias) * F.lit(factor))
+    return value.alias(field.name)
+
+
+def within_contract(field: Field) -> Column:
+    """Null outside the contract's inclusive [min, max], and for non-integral integers."""
+    value = F.col(field.name)
+    checks = [value.isNotNull()]
+    if field.min is not None:
+        checks.append(value >= F.lit(float(field.min)))
+    if field.max is not None:
+        checks.append(value <= F.lit(float(field.max)))
+    if field.type == "integer":
+        checks.append(value == F.floor(value))
+    valid = reduce(lambda a, b: a & b, checks)
+    return F.when(valid, value.cast("int" if field.type == "integer" else "double")).alias(field.name)
 
 
 def utc_date(timestamp: Column) -> Column:
@@ -110,33 +162,34 @@ def utc_date(timestamp: Column) -> Column:
     return F.date_from_unix_date(F.floor(F.unix_micros(timestamp) / MICROS_PER_DAY).cast("int"))
 
 
-def standardise_field(df: DataFrame, field: Field) -> Column:
-    """The standardised column for one contract field, by its type."""
-    raw = column_or_null(df, field.name)
-    if field.type == "timestamp":
-        return timestamp_utc(raw)
-    if field.type in ("nominal", "ordinal"):
-        return category(raw, field)
-    if field.is_numeric:
-        return numeric(df, field)
-    return identifier(raw, field)
-
-
 def standardise(df: DataFrame, contract: Contract) -> DataFrame:
     """Typed contract fields plus ``event_date`` (UTC); alias unit columns are folded in.
 
-    The corrupt-record column, when the input has one, is passed through so the
+    Output: the contract's fields in order (string id, UTC timestamp, cased
+    categories as sent, doubles in canonical units, ints), then ``event_date``. The
+    corrupt-record column, when the input has one, is passed through last so the
     caller can count malformed lines before :func:`reject_invalid_records` drops them.
     """
-    time_field = next(f for f in contract.fields if f.role == "time")
-    columns = [standardise_field(df, f).alias(f.name) for f in contract.fields]
-    typed = df.select(*columns, *([CORRUPT_RECORD] if CORRUPT_RECORD in df.columns else []))
-    with_date = typed.withColumn(EVENT_DATE, utc_date(F.col(time_field.name)))
-    return with_date.select(
-        *[f.name for f in contract.fields],
-        EVENT_DATE,
-        *([CORRUPT_RECORD] if CORRUPT_RECORD in df.columns else []),
+    fields = list(contract.fields)
+    aliases = sorted(contract.aliases)
+    extra = [CORRUPT_RECORD] if CORRUPT_RECORD in df.columns else []
+    time_field = next(f for f in fields if f.role == "time")
+    text = df.select(*[raw_text(df, n) for n in raw_columns(contract)], *extra)
+    text = text.select(*[trimmed(f.name) if is_text_field(f) else F.col(f.name) for f in fields], *aliases, *extra)
+    text = text.select(*[cased(f) if is_text_field(f) else F.col(f.name) for f in fields], *aliases, *extra)
+    typed = text.select(
+        *[parsed(f) for f in fields],
+        *[parse_number(a) for a in aliases],
+        epoch_text(time_field.name),
+        *extra,
     )
+    units = typed.select(
+        *[canonical_unit(f) if f.is_numeric or f is time_field else F.col(f.name) for f in fields],
+        *extra,
+    )
+    checked = units.select(*[within_contract(f) if f.is_numeric else F.col(f.name) for f in fields], *extra)
+    dated = checked.withColumn(EVENT_DATE, utc_date(F.col(time_field.name)))
+    return dated.select(*[f.name for f in fields], EVENT_DATE, *extra)
 
 
 def is_valid_record(df: DataFrame, contract: Contract) -> Column:

@@ -19,9 +19,7 @@ from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, curated_schema, raw_c
 SUCCESS_MARKER = "_SUCCESS"
 
 
-def read_raw_events(
-    spark: SparkSession, paths: str | Sequence[str], contract: Contract | None = None
-) -> DataFrame:
+def read_raw_events(spark: SparkSession, paths: str | Sequence[str], contract: Contract | None = None) -> DataFrame:
     """Read gzip or plain NDJSON with the contract-derived all-string schema.
 
     PERMISSIVE mode puts a line that is not a JSON object into ``_corrupt_record``
