@@ -89,10 +89,7 @@ class ApiStack(cdk.Stack):
             key=self.key,
             vpc=vpc,
             subnets=subnets,
-            memory_mib=config.function.memory_mib,
-            timeout_seconds=config.function.timeout_seconds,
-            reserved_concurrency=config.function.reserved_concurrency,
-            log_retention_days=config.function.log_retention_days,
+            sizing=config.function,
             environment={
                 "ENDPOINT_NAME": endpoint_name,
                 "MAX_BATCH_SIZE": str(config.max_batch_size),

@@ -11,17 +11,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.access import role_policy
+from stacks.buckets import access_log_bucket, acknowledge_no_replication
 from stacks.common import allow_logs_service, retention
-from stacks.compliance import acknowledge
-
-ACCESS_LOG_TARGET_REASON = (
-    "Server access log target of the trail bucket: S3 log delivery supports only SSE-S3 on the "
-    "destination bucket; Block Public Access, TLS-only policy and versioning still apply"
-)
-REPLICATION_REASON = (
-    "Cross-region replication is out of scope for a single-region reference deployment; log file "
-    "validation detects tampering and the bucket keeps noncurrent versions for the retention period"
-)
 
 
 class AuditTrail(Construct):
@@ -61,28 +52,13 @@ class AuditTrail(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )
-        access_logs = s3.Bucket(
+        access_logs = access_log_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=cdk.Duration.days(expire_after_days), noncurrent_version_expiration=cdk.Duration.days(30)
-                )
-            ],
+            expire_after_days=expire_after_days,
+            noncurrent_expire_after_days=30,
             removal_policy=removal_policy,
-            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        for rule_id in (
-            "HIPAA.Security-S3DefaultEncryptionKMS",
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "PCI.DSS.321-S3DefaultEncryptionKMS",
-        ):
-            acknowledge(access_logs, rule_id, ACCESS_LOG_TARGET_REASON)
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -103,13 +79,7 @@ class AuditTrail(Construct):
             removal_policy=removal_policy,
             auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        for bucket in (access_logs, self.bucket):
-            for rule_id in (
-                "NIST.800.53.R5-S3BucketReplicationEnabled",
-                "PCI.DSS.321-S3BucketReplicationEnabled",
-                "HIPAA.Security-S3BucketReplicationEnabled",
-            ):
-                acknowledge(bucket, rule_id, REPLICATION_REASON)
+        acknowledge_no_replication(self.bucket)
 
         self.log_group = logs.LogGroup(
             self,

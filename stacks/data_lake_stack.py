@@ -14,29 +14,18 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.access import allow_bucket, allow_key, finding_id, role_policy
+from stacks.buckets import access_log_bucket, acknowledge_no_replication
 from stacks.common import allow_logs_service
-from stacks.compliance import acknowledge, skip_cdk_provider, skip_checkov
+from stacks.compliance import acknowledge, skip_cdk_provider
 from stacks.config import DataLakeConfig, LakeFormationConfig
 
 ZONES = ("raw", "curated")
 CLASSIFICATION = {"raw": "pii", "curated": "non-pii"}
 TABLE_READ = ["SELECT", "DESCRIBE"]
 
-LOG_BUCKET_LOGGING_REASON = (
-    "This is the server access log target of the lake buckets; logging it into itself would loop. "
-    "It is write-only for S3 log delivery and readable only by account administrators"
-)
-LOG_BUCKET_SSE_S3_REASON = (
-    "Server access log target: S3 log delivery supports only SSE-S3 on the destination bucket, "
-    "so it cannot use the CMK; Block Public Access, TLS-only policy and versioning still apply"
-)
 LF_DATA_ACCESS_REASON = (
     "lakeformation:GetDataAccess supports no resource-level permissions (AWS service authorization "
     "reference); the Lake Formation grants of this principal decide which data it unlocks"
-)
-REPLICATION_REASON = (
-    "Cross-region replication is out of scope for a single-region reference deployment; versioning, "
-    "noncurrent-version retention and termination protection outside sandbox protect the data"
 )
 
 
@@ -131,33 +120,13 @@ class DataLakeStack(cdk.Stack):
     # --- storage -------------------------------------------------------------------------
 
     def _access_log_bucket(self) -> s3.Bucket:
-        bucket = s3.Bucket(
+        return access_log_bucket(
             self,
             "AccessLogs",
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="expire-access-logs",
-                    expiration=cdk.Duration.days(self.config.access_log_expire_after_days),
-                    noncurrent_version_expiration=cdk.Duration.days(self.config.noncurrent_versions_expire_after_days),
-                )
-            ],
+            expire_after_days=self.config.access_log_expire_after_days,
+            noncurrent_expire_after_days=self.config.noncurrent_versions_expire_after_days,
             removal_policy=self.removal_policy,
-            auto_delete_objects=self.removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        skip_checkov(bucket, "CKV_AWS_18", LOG_BUCKET_LOGGING_REASON)
-        for rule_id in (
-            "HIPAA.Security-S3DefaultEncryptionKMS",
-            "NIST.800.53.R5-S3DefaultEncryptionKMS",
-            "PCI.DSS.321-S3DefaultEncryptionKMS",
-        ):
-            acknowledge(bucket, rule_id, LOG_BUCKET_SSE_S3_REASON)
-        self._acknowledge_replication(bucket)
-        return bucket
 
     def _zone_bucket(self, construct_id: str, log_prefix: str, *, expire_days: int | None = None) -> s3.Bucket:
         transitions = [
@@ -194,16 +163,8 @@ class DataLakeStack(cdk.Stack):
             removal_policy=self.removal_policy,
             auto_delete_objects=self.removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        self._acknowledge_replication(bucket)
+        acknowledge_no_replication(bucket)
         return bucket
-
-    def _acknowledge_replication(self, bucket: s3.Bucket) -> None:
-        for rule_id in (
-            "NIST.800.53.R5-S3BucketReplicationEnabled",
-            "PCI.DSS.321-S3BucketReplicationEnabled",
-            "HIPAA.Security-S3BucketReplicationEnabled",
-        ):
-            acknowledge(bucket, rule_id, REPLICATION_REASON)
 
     # --- Lake Formation ------------------------------------------------------------------
 

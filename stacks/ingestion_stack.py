@@ -99,10 +99,7 @@ class IngestionStack(cdk.Stack):
             key=self.key,
             vpc=vpc,
             subnets=subnets,
-            memory_mib=config.transform.memory_mib,
-            timeout_seconds=config.transform.timeout_seconds,
-            reserved_concurrency=config.transform.reserved_concurrency,
-            log_retention_days=config.transform.log_retention_days,
+            sizing=config.transform,
         )
         for rule_id in (
             "HIPAA.Security-LambdaDLQ",

@@ -13,13 +13,8 @@ from constructs import Construct
 from stacks.access import import_bucket
 from stacks.audit import AuditTrail
 from stacks.common import dead_letter_queue
-from stacks.compliance import skip_cdk_provider, skip_checkov
+from stacks.compliance import skip_cdk_provider
 from stacks.config import ObservabilityConfig
-
-AUDIT_ACCESS_LOG_REASON = (
-    "This is the server access log target of the CloudTrail bucket; logging it into itself would loop. "
-    "S3 log delivery writes it with SSE-S3 and only account administrators can read it"
-)
 
 
 class ObservabilityStack(cdk.Stack):
@@ -78,7 +73,6 @@ class ObservabilityStack(cdk.Stack):
             expire_after_days=config.trail_expire_after_days,
             removal_policy=removal_policy,
         )
-        skip_checkov(self.audit.node.find_child("AccessLogs"), "CKV_AWS_18", AUDIT_ACCESS_LOG_REASON)
         skip_cdk_provider(
             self, "Custom::S3AutoDeleteObjectsCustomResourceProvider", "empties sandbox audit buckets on delete"
         )

@@ -25,6 +25,7 @@ from constructs import Construct
 from stacks.access import role_policy
 from stacks.common import retention
 from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
+from stacks.config import FunctionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambda"
@@ -87,10 +88,7 @@ class PythonFunction(Construct):
         key: kms.IKey,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
-        memory_mib: int,
-        timeout_seconds: int,
-        reserved_concurrency: int,
-        log_retention_days: int,
+        sizing: FunctionConfig,
         environment: dict[str, str] | None = None,
         extra_files: dict[str, Path] | None = None,
     ) -> None:
@@ -99,7 +97,7 @@ class PythonFunction(Construct):
             self,
             "Logs",
             encryption_key=key,
-            retention=retention(log_retention_days),
+            retention=retention(sizing.log_retention_days),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.role = iam.Role(
@@ -122,9 +120,9 @@ class PythonFunction(Construct):
             architecture=lambda_.Architecture.ARM_64,
             code=bundled_code(source, extra_files),
             handler=handler,
-            memory_size=memory_mib,
-            timeout=cdk.Duration.seconds(timeout_seconds),
-            reserved_concurrent_executions=reserved_concurrency,
+            memory_size=sizing.memory_mib,
+            timeout=cdk.Duration.seconds(sizing.timeout_seconds),
+            reserved_concurrent_executions=sizing.reserved_concurrency,
             environment=environment,
             environment_encryption=key,
             tracing=lambda_.Tracing.ACTIVE,

@@ -1,0 +1,70 @@
+"""Buckets several stacks need in the same shape."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.compliance import acknowledge, skip_checkov
+
+ACCESS_LOG_TARGET_LOGGING_REASON = (
+    "This is a server access log target bucket; logging it into itself would loop, and it is "
+    "written only by the S3 log delivery service and readable only by account administrators"
+)
+ACCESS_LOG_TARGET_SSE_S3_REASON = (
+    "Server access log target: S3 log delivery supports only SSE-S3 on the destination bucket, "
+    "so it cannot use the CMK; Block Public Access, TLS-only policy and versioning still apply"
+)
+REPLICATION_REASON = (
+    "Cross-region replication is out of scope for a single-region reference deployment; versioning, "
+    "noncurrent-version retention and termination protection outside sandbox protect the data"
+)
+
+
+def acknowledge_no_replication(bucket: s3.Bucket) -> None:
+    for rule_id in (
+        "NIST.800.53.R5-S3BucketReplicationEnabled",
+        "PCI.DSS.321-S3BucketReplicationEnabled",
+        "HIPAA.Security-S3BucketReplicationEnabled",
+    ):
+        acknowledge(bucket, rule_id, REPLICATION_REASON)
+
+
+def access_log_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    expire_after_days: int,
+    noncurrent_expire_after_days: int,
+    removal_policy: cdk.RemovalPolicy,
+) -> s3.Bucket:
+    """An S3 server access log target: SSE-S3 (the only encryption log delivery can
+    write), Block Public Access, TLS only, versioned, expiring."""
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        lifecycle_rules=[
+            s3.LifecycleRule(
+                id="expire-access-logs",
+                expiration=cdk.Duration.days(expire_after_days),
+                noncurrent_version_expiration=cdk.Duration.days(noncurrent_expire_after_days),
+            )
+        ],
+        removal_policy=removal_policy,
+        auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
+    )
+    skip_checkov(bucket, "CKV_AWS_18", ACCESS_LOG_TARGET_LOGGING_REASON)
+    for rule_id in (
+        "HIPAA.Security-S3DefaultEncryptionKMS",
+        "NIST.800.53.R5-S3DefaultEncryptionKMS",
+        "PCI.DSS.321-S3DefaultEncryptionKMS",
+    ):
+        acknowledge(bucket, rule_id, ACCESS_LOG_TARGET_SSE_S3_REASON)
+    acknowledge_no_replication(bucket)
+    return bucket
