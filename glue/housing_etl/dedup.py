@@ -39,9 +39,7 @@ def latest_first(columns: list[str]) -> list[Column]:
     ]
 
 
-def collapse(
-    df: DataFrame, columns: list[str], keep: Column, counters: dict[str, Column]
-) -> DataFrame:
+def collapse(df: DataFrame, columns: list[str], keep: Column, counters: dict[str, Column]) -> DataFrame:
     """Deduplicate the rows where ``keep`` holds, and count everything on the way.
 
     Returns ``columns`` for one row per ``event_id`` among kept rows plus, if any row

@@ -79,7 +79,7 @@ def write_training_csv(df: DataFrame, path: str) -> None:
 def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
     jvm: Any = spark.sparkContext._jvm
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    configuration = spark.sparkContext._jsc.hadoopConfiguration()  # type: ignore[union-attr]
+    configuration = spark.sparkContext._jsc.hadoopConfiguration()
     return hadoop_path.getFileSystem(configuration), hadoop_path
 
 
