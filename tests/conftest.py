@@ -30,6 +30,26 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
     return _stage("prod", tmp_path_factory)
 
 
+@pytest.fixture(scope="session")
+def sandbox_options(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+    """The sandbox with the optional features on (API keys, A/B variants, alarm e-mail),
+    synthesized once for every test of those options."""
+    from tests.synth import CONTEXT
+
+    options = {
+        "api": {"authorization": "api_key"},
+        "inference": {
+            "variants": [
+                {"name": "champion", "weight": 0.9},
+                {"name": "challenger", "weight": 0.1, "instance_type": "ml.c5.large"},
+            ]
+        },
+        "observability": {"alarm_emails": ["oncall@example.com"]},
+    }
+    stages = {**CONTEXT["stages"], "sandbox": {**CONTEXT["stages"]["sandbox"], **options}}
+    return synthesize("sandbox", Path(tmp_path_factory.mktemp("cdk-options")), context_overrides={"stages": stages})
+
+
 @pytest.fixture(scope="session", params=STAGES)
 def every_stage(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
     return _stage(request.param, tmp_path_factory)
@@ -63,7 +83,7 @@ def moto_endpoint() -> Iterator[str]:
             server.stop()
 
 
-SYNTH_FIXTURES = frozenset({"sandbox", "prod", "every_stage", "all_stages", "gate"})
+SYNTH_FIXTURES = frozenset({"sandbox", "prod", "every_stage", "all_stages", "gate", "sandbox_options"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

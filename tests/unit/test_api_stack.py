@@ -10,7 +10,7 @@ import pytest
 import contracts
 from contracts.request_schema import request_schema
 from stacks.config import ConfigError, load_stage
-from tests.synth import CONTEXT, SynthesizedStage, synthesize
+from tests.synth import SynthesizedStage
 
 
 def only(stage: SynthesizedStage, resource_type: str) -> dict[str, Any]:
@@ -112,9 +112,8 @@ def test_predict_asset_carries_contract_and_statistics(sandbox: SynthesizedStage
     assert json.loads((asset / "feature_statistics.json").read_text())["schema_version"] == 1
 
 
-def test_api_key_mode_adds_usage_plan(tmp_path: Any) -> None:
-    stages = {**CONTEXT["stages"], "sandbox": {**CONTEXT["stages"]["sandbox"], "api": {"authorization": "api_key"}}}
-    stage = synthesize("sandbox", tmp_path, context_overrides={"stages": stages})
+def test_api_key_mode_adds_usage_plan(sandbox_options: SynthesizedStage) -> None:
+    stage = sandbox_options
     (method,) = [
         m for m in stage.resources("Api", "AWS::ApiGateway::Method").values() if m["Properties"]["HttpMethod"] == "POST"
     ]

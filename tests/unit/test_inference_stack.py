@@ -108,20 +108,8 @@ def test_every_variant_has_latency_error_and_cpu_alarms_with_actions(sandbox: Sy
     assert latency["Properties"]["Threshold"] == sandbox.config.inference.latency_p99_ms * 1000
 
 
-def test_ab_variants_from_config(tmp_path: Any) -> None:
-    from tests.synth import CONTEXT, synthesize
-
-    stages = {**CONTEXT["stages"]}
-    stages["sandbox"] = {
-        **stages["sandbox"],
-        "inference": {
-            "variants": [
-                {"name": "champion", "weight": 0.9},
-                {"name": "challenger", "weight": 0.1, "instance_type": "ml.c5.large"},
-            ]
-        },
-    }
-    stage = synthesize("sandbox", tmp_path, context_overrides={"stages": stages})
+def test_ab_variants_from_config(sandbox_options: SynthesizedStage) -> None:
+    stage = sandbox_options
     (config,) = stage.resources("Inference", "AWS::SageMaker::EndpointConfig").values()
     weights = {v["VariantName"]: v["InitialVariantWeight"] for v in config["Properties"]["ProductionVariants"]}
     assert weights == {"champion": 0.9, "challenger": 0.1}

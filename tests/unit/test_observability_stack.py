@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.synth import CONTEXT, SynthesizedStage, synthesize
+from tests.synth import SynthesizedStage
 
 
 def test_alarm_topic_is_kms_encrypted_and_tls_only(sandbox: SynthesizedStage) -> None:
@@ -20,10 +20,8 @@ def test_alarm_key_lets_cloudwatch_publish(sandbox: SynthesizedStage) -> None:
     assert any("cloudwatch.amazonaws.com" in str(s["Principal"]) for s in key["Properties"]["KeyPolicy"]["Statement"])
 
 
-def test_email_subscriptions_from_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    stages = {**CONTEXT["stages"]}
-    stages["sandbox"] = {**stages["sandbox"], "observability": {"alarm_emails": ["oncall@example.com"]}}
-    stage = synthesize("sandbox", tmp_path, context_overrides={"stages": stages})
+def test_email_subscriptions_from_config(sandbox_options: SynthesizedStage) -> None:
+    stage = sandbox_options
     (subscription,) = stage.resources("Observability", "AWS::SNS::Subscription").values()
     assert subscription["Properties"]["Protocol"] == "email"
     assert subscription["Properties"]["Endpoint"] == "oncall@example.com"
