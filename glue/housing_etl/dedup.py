@@ -14,7 +14,6 @@ from pyspark.sql import functions as F
 ID_COLUMN = "event_id"
 TIME_COLUMN = "event_time"
 ROWS_COLUMN = "_rows"
-_KEY = "_key"
 _RANK = "_rank"
 
 
@@ -50,23 +49,17 @@ def collapse(df: DataFrame, columns: list[str], keep: Column, counters: dict[str
     twice. A window ranks the copies: one shuffle and one sort.
     """
     keyed = df.select(
-        *columns,
-        F.when(keep, F.col(ID_COLUMN)).alias(_KEY),
+        *[F.when(keep, F.col(c)).alias(c) if c == ID_COLUMN else F.col(c) for c in columns],
         *[expr.alias(name) for name, expr in counters.items()],
     )
-    copies = Window.partitionBy(_KEY)
+    copies = Window.partitionBy(ID_COLUMN)
     ranked = keyed.select(
         *columns,
-        _KEY,
         F.row_number().over(copies.orderBy(*latest_first(columns))).alias(_RANK),
         F.count(F.lit(1)).over(copies).alias(ROWS_COLUMN),
         *[F.sum(name).over(copies).alias(name) for name in counters],
     )
-    return ranked.where(F.col(_RANK) == 1).select(
-        *[F.col(_KEY).alias(c) if c == ID_COLUMN else F.col(c) for c in columns],
-        ROWS_COLUMN,
-        *counters,
-    )
+    return ranked.where(F.col(_RANK) == 1).select(*columns, ROWS_COLUMN, *counters)
 
 
 def deduplicate(df: DataFrame) -> DataFrame:

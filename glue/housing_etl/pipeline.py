@@ -8,12 +8,16 @@ Two stages, so the Glue job can run them on different inputs:
   training/validation CSV.
 
 :func:`run_pipeline` runs both on one input (tests, benchmark, a one-off backfill).
-The raw input is parsed once: the standardised rows and the curated rows are cached,
-and every count comes from an aggregate over a cache rather than a re-read.
+Nothing is cached: the raw files are parsed once, by the job that writes the curated
+Parquet, and the training stage reads that Parquet back (columnar, so cheaper than any
+cache of parsed rows). Counts are gathered on the way by Spark observations instead of
+extra passes: ``read = corrupt + rejected + duplicates_removed + curated`` and
+``curated = unlabeled + train + validation``.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -43,6 +47,7 @@ DEFAULT_SCALING_METHOD = "robust"
 DEFAULT_VALIDATION_FRACTION = 0.2
 DEFAULT_SEED = 0
 _CORRUPT = "_corrupt"
+OBSERVATION_TIMEOUT_SECONDS = 300.0
 CURATION_COUNTS = ("read", "corrupt", "rejected", "duplicates_removed", "curated")
 
 
@@ -114,13 +119,45 @@ class PipelineCounts:
         return asdict(self)
 
 
-def curate(raw: DataFrame, contract: Contract) -> tuple[DataFrame, Observation]:
-    """Standardise, drop corrupt/invalid records and deduplicate (lazily).
+@dataclass(frozen=True)
+class Curation:
+    """The lazily curated rows of one run and the means to count them afterwards."""
 
-    Returns the curated rows and an observation that holds the counts once an action
-    (the curated write) has run; read them with :func:`curation_counts`. Corrupt
-    lines and invalid records are collapsed into one row of their own by the
-    deduplicating aggregation, so counting costs no extra pass over the raw files.
+    rows: DataFrame
+    observation: Observation | None
+
+    def counts(self, timeout_seconds: float = OBSERVATION_TIMEOUT_SECONDS) -> CurationCounts:
+        """The counts, once an action (the curated write) has run over ``rows``."""
+        if self.observation is None:
+            return CurationCounts(read=0, corrupt=0, rejected=0, duplicates_removed=0, curated=0)
+        metrics = observed_metrics(self.observation, timeout_seconds)
+        return CurationCounts(**{name: int(metrics.get(name) or 0) for name in CURATION_COUNTS})
+
+
+def observed_metrics(observation: Observation, timeout_seconds: float) -> dict[str, Any]:
+    """An observation's metrics, waiting at most ``timeout_seconds`` for them.
+
+    Spark reports them from a listener shortly after the action; if they never come
+    (a plan rewritten without its observation), fail loudly instead of hanging.
+    """
+    result: dict[str, Any] = {}
+    waiter = threading.Thread(target=lambda: result.update(observation.get), daemon=True)
+    waiter.start()
+    waiter.join(timeout_seconds)
+    if waiter.is_alive():
+        raise RuntimeError(f"Spark did not report the observed counts within {timeout_seconds} s")
+    return result
+
+
+def curate(raw: DataFrame, contract: Contract) -> Curation:
+    """Standardise, drop corrupt/invalid records and deduplicate, lazily.
+
+    Returns the curated rows and, once they have been written, their counts (see
+    :class:`Curation`). Corrupt lines and invalid records are collapsed into one row
+    of their own by the deduplicating window, and an observation sums the counters
+    as the rows flow into the write, so counting costs no extra pass over the input.
+    An empty input (checked by reading at most one row) is not observed: Spark
+    removes the observation from a plan it knows to be empty.
     """
     standardised = standardise(raw, contract)
     columns = curated_columns(contract)
@@ -132,6 +169,8 @@ def curate(raw: DataFrame, contract: Contract) -> tuple[DataFrame, Observation]:
         counters={_CORRUPT: corrupt.cast("long")},
     )
     kept = F.col(ID_COLUMN).isNotNull()
+    if raw.isEmpty():
+        return Curation(rows=collapsed.where(kept).select(*columns), observation=None)
     rows = F.col(ROWS_COLUMN)
     observation = Observation()
     observed = collapsed.observe(
@@ -142,13 +181,7 @@ def curate(raw: DataFrame, contract: Contract) -> tuple[DataFrame, Observation]:
         F.sum(F.when(kept, rows - 1)).alias("duplicates_removed"),
         F.count(F.when(kept, 1)).alias("curated"),
     )
-    return observed.where(kept).select(*columns), observation
-
-
-def curation_counts(observation: Observation) -> CurationCounts:
-    """The counts of a :func:`curate` run; call after its rows were written."""
-    metrics = observation.get
-    return CurationCounts(**{name: int(metrics.get(name) or 0) for name in CURATION_COUNTS})
+    return Curation(rows=observed.where(kept).select(*columns), observation=observation)
 
 
 def feature_matrix(df: DataFrame, contract: Contract, stats: Mapping[str, Any], *, training: bool = True) -> DataFrame:
@@ -190,7 +223,7 @@ def build_training_data(
     )
     fit_rows, _ = split_train_validation(counted.where(label.isNotNull()), validation_fraction, seed)
     stats = fit_scaler(fit_rows, contract, scaling_method)
-    metrics = observation.get
+    metrics = observed_metrics(observation, OBSERVATION_TIMEOUT_SECONDS)
     write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
     train, held_out = split_train_validation(curated.where(label.isNotNull()), validation_fraction, seed)
     write_training_csv(feature_matrix(train, contract, stats), outputs.train)
@@ -217,9 +250,8 @@ def run_pipeline(
     """
     contract = contracts.load()
     outputs = OutputPaths.under(output_root)
-    rows, observation = curate(read_raw_events(spark, input_paths, contract), contract)
-    write_curated(rows, outputs.curated, mode="overwrite")
-    curation = curation_counts(observation)
+    curation = curate(read_raw_events(spark, input_paths, contract), contract)
+    write_curated(curation.rows, outputs.curated, mode="overwrite")
     _, training = build_training_data(
         read_curated(spark, outputs.curated, contract),
         contract,
@@ -228,4 +260,4 @@ def run_pipeline(
         validation_fraction=validation_fraction,
         seed=seed,
     )
-    return PipelineCounts(**asdict(curation), **asdict(training))
+    return PipelineCounts(**asdict(curation.counts()), **asdict(training))

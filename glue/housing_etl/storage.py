@@ -59,11 +59,12 @@ def read_curated(spark: SparkSession, path: str, contract: Contract) -> DataFram
 def write_curated(df: DataFrame, path: str, *, mode: str = "overwrite") -> None:
     """Write Parquet partitioned by ``event_date``.
 
-    Rebalancing by the partition column first (with adaptive execution) gives a few
-    right-sized files per date instead of one small file per task and date.
+    Each task writes one file per date it holds. A run normally covers a day or two
+    of events, so that is a few right-sized files per date; a backfill over many
+    dates gives more, smaller files (repartition by ``event_date`` first if that
+    matters more than the extra shuffle).
     """
-    balanced = df.sparkSession.sql(f"SELECT /*+ REBALANCE({EVENT_DATE}) */ * FROM {{df}}", df=df)
-    balanced.write.mode(mode).partitionBy(EVENT_DATE).parquet(path)
+    df.write.mode(mode).partitionBy(EVENT_DATE).parquet(path)
 
 
 def write_training_csv(df: DataFrame, path: str) -> None:
@@ -83,12 +84,6 @@ def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
     return hadoop_path.getFileSystem(configuration), hadoop_path
 
 
-def path_exists(spark: SparkSession, path: str) -> bool:
-    """Whether anything exists at ``path`` (an object or a prefix)."""
-    fs, hadoop_path = _file_system(spark, path)
-    return bool(fs.exists(hadoop_path))
-
-
 def delete_path(spark: SparkSession, path: str) -> None:
     """Delete a file or folder if it exists."""
     fs, hadoop_path = _file_system(spark, path)
@@ -104,15 +99,3 @@ def write_text(spark: SparkSession, path: str, text: str) -> None:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
-
-
-def read_text(spark: SparkSession, path: str) -> str:
-    """Read one small UTF-8 object written by :func:`write_text`."""
-    fs, hadoop_path = _file_system(spark, path)
-    stream = fs.open(hadoop_path)
-    try:
-        jvm: Any = spark.sparkContext._jvm
-        data = jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
-    finally:
-        stream.close()
-    return bytes(data).decode("utf-8")

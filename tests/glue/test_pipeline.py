@@ -131,12 +131,3 @@ def test_lambda_encoding_matches_spark_encoding(
         assert row == pytest.approx(spark_rows[f"p{i}"], abs=1e-9), cases[i]
         assert row == FeatureEncoder(stats).encode(cases[i])
     monkeypatch.delitem(sys.modules, "predict")
-
-
-def test_pipeline_is_deterministic(spark: Any, run: tuple[Path, PipelineCounts, list[dict[str, Any]]]) -> None:
-    root, counts, _ = run
-    again = run_pipeline(spark, str(root / "raw.json"), str(root / "again"), "standard", 0.2, 0)
-    assert again == counts
-    first = json.loads((root / "out" / "statistics" / "feature_statistics.json").read_text())
-    second = json.loads((root / "again" / "statistics" / "feature_statistics.json").read_text())
-    assert first == second
