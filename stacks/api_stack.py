@@ -101,9 +101,7 @@ class ApiStack(cdk.Stack):
         self.predict.policy.add_statements(
             iam.PolicyStatement(actions=["sagemaker:InvokeEndpoint"], resources=[endpoint_arn])
         )
-        for rule_id in ("HIPAA.Security-LambdaDLQ", "NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ"):
-            acknowledge(self.predict.function, rule_id, SYNC_INVOKE_DLQ_REASON)
-        skip_checkov(self.predict.function, "CKV_AWS_116", SYNC_INVOKE_DLQ_REASON)
+        self.predict.invoked_synchronously(SYNC_INVOKE_DLQ_REASON)
 
         self.access_logs = logs.LogGroup(
             self,

@@ -72,12 +72,6 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
     cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
 
 
-def acknowledge_all_packs(construct: IConstruct, rules: dict[str, str]) -> None:
-    """Acknowledge several rules on one construct: `{rule_id: reason}`, one line each."""
-    for rule_id, reason in rules.items():
-        acknowledge(construct, rule_id, reason)
-
-
 def _cfn_resource(construct: IConstruct) -> cdk.CfnResource:
     """The CloudFormation resource behind `construct` (itself, or its default child)."""
     resource = construct if isinstance(construct, cdk.CfnResource) else construct.node.default_child

@@ -15,7 +15,7 @@ from constructs import Construct
 import contracts
 from stacks.access import allow_bucket, allow_key, import_bucket, role_policy
 from stacks.common import allow_logs_service, retention
-from stacks.compliance import acknowledge, skip_checkov
+from stacks.compliance import acknowledge
 from stacks.config import IngestionConfig
 from stacks.python_function import PythonFunction
 
@@ -101,13 +101,7 @@ class IngestionStack(cdk.Stack):
             subnets=subnets,
             sizing=config.transform,
         )
-        for rule_id in (
-            "HIPAA.Security-LambdaDLQ",
-            "NIST.800.53.R5-LambdaDLQ",
-            "Serverless-LambdaDLQ",
-        ):
-            acknowledge(self.transform.function, rule_id, SYNC_INVOKE_DLQ_REASON)
-        skip_checkov(self.transform.function, "CKV_AWS_116", SYNC_INVOKE_DLQ_REASON)
+        self.transform.invoked_synchronously(SYNC_INVOKE_DLQ_REASON)
 
         self.delivery_log_group = logs.LogGroup(
             self,
