@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from readiness.packs import PackEvaluation, RuleResult, evaluate_packs
+from tools.generated import write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "docs" / "compliance.md"
@@ -125,17 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no cloud assemblies under {args.root} (run `make gate` first)", file=sys.stderr)
         return 2
     text = render({stage: evaluate_packs(path) for stage, path in assemblies.items()})
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
-        if current != text:
-            print(f"error: {args.output} is stale; run `make compliance-report`", file=sys.stderr)
-            return 1
-        print(f"{args.output} is up to date")
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output} ({', '.join(assemblies)})")
-    return 0
+    return write_or_check(args.output, text, check=args.check, regenerate="make compliance-report")
 
 
 if __name__ == "__main__":

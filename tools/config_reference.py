@@ -2,7 +2,7 @@
 
 The reference is built from the typed config in `stacks/config.py`, so it cannot drift
 from what synth accepts; a test fails when the committed file is stale.
-Run: `python -m tools.config_reference` (or `make docs`).
+Run: `python -m tools.config_reference` (`--check` fails when the file is stale).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 from stacks import config as cfg
+from tools.generated import write_or_check
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 HEADER = """# Stage configuration reference
@@ -73,10 +74,9 @@ def render() -> str:
     return "\n".join(sections)
 
 
-def main() -> int:
-    DOC.write_text(render(), encoding="utf-8")
-    print(f"wrote {DOC}")
-    return 0
+def main(argv: list[str] | None = None) -> int:
+    check = "--check" in (sys.argv[1:] if argv is None else argv)
+    return write_or_check(DOC, render(), check=check, regenerate="python -m tools.config_reference")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tools.generated import write_or_check
 from tools.synth_summary import as_list, imports, method_path, references, render, short_name, stacks_of
 
 DEFAULT_OUTPUT = Path("docs/architecture-diagram.md")
@@ -319,17 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {args.assembly} is not a cloud assembly (no manifest.json); run `make synth`", file=sys.stderr)
         return 2
     text = render_diagram(args.assembly)
-    if args.check:
-        current = args.output.read_text(encoding="utf-8") if args.output.is_file() else ""
-        if current != text:
-            print(f"error: {args.output} is stale; regenerate it with `make diagram`", file=sys.stderr)
-            return 1
-        print(f"{args.output} is up to date")
-        return 0
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(text, encoding="utf-8")
-    print(f"wrote {args.output}")
-    return 0
+    return write_or_check(args.output, text, check=args.check, regenerate="make diagram")
 
 
 if __name__ == "__main__":
