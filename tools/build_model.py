@@ -16,8 +16,8 @@ writes, into ``--out``:
   plus the training provenance and the held-out RMSE.
 
 The build is deterministic: the same arguments give a byte-identical archive.
-The encoding sits behind :data:`Encoder`, so the pipeline's own record encoder
-can replace :func:`encode` without touching the rest of the build.
+Rows are encoded with :class:`contracts.features.FeatureEncoder`, the encoder the ETL
+statistics and the inference Lambda share.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import json
 import statistics
 import sys
 import tarfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,6 @@ HYPERPARAMETERS: dict[str, Any] = {
 
 Record = Mapping[str, Any]
 Statistics = dict[str, Any]
-Encoder = Callable[[Record, Mapping[str, Any]], list[float]]
 
 
 def summarise(values: Sequence[float]) -> dict[str, float | None]:
@@ -89,9 +88,6 @@ def fit_statistics(records: Sequence[Record], contract: Contract | None = None, 
             raise ValueError(f"no observed values of {f.name} to fit its scaling")
         summaries[f.name] = summarise(values)
     return features.build_statistics(contract, method, summaries, len(records))
-
-
-encode: Encoder = features.encode_record
 
 
 def csv_row(features: Sequence[float]) -> str:
@@ -162,7 +158,6 @@ def build(
     *,
     rows: int = DEFAULT_ROWS,
     seed: int = DEFAULT_SEED,
-    encoder: Encoder = encode,
 ) -> BuildResult:
     """Generate, encode, train and write the artifact and its statistics into ``out``."""
     import numpy as np
@@ -176,11 +171,12 @@ def build(
     records = [e for e in synthetic.events(rows, seed=seed) if e.get(label) is not None]
     train, holdout = split(records)
     stats = fit_statistics(train, contract)
+    encode = features.FeatureEncoder(stats).encode
 
     def matrix(part: Sequence[Record]) -> tuple[Any, Any]:
-        features = np.array([encoder(r, stats) for r in part], dtype=np.float64)
+        encoded = np.array([encode(r) for r in part], dtype=np.float64)
         labels = np.array([float(r[label]) for r in part], dtype=np.float64)
-        return features, labels
+        return encoded, labels
 
     x_train, y_train = matrix(train)
     x_holdout, y_holdout = matrix(holdout)

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 
 import contracts
+from contracts.features import encode_record as encode
 from contracts.features import load_statistics
 from tools import build_model, synthetic
-from tools.build_model import BuildResult, build, csv_row, encode
+from tools.build_model import BuildResult, build, csv_row
 
 np = pytest.importorskip("numpy")
 xgb = pytest.importorskip("xgboost")
