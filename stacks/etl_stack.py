@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-from typing import Any
-
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
@@ -20,16 +15,14 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.access import allow_bucket, allow_key, finding_id, import_bucket, role_policy
+from stacks.bundling import ROOT, with_contract
 from stacks.common import allow_logs_service, dead_letter_queue
 from stacks.compliance import acknowledge
 from stacks.config import EtlConfig
 from stacks.ingestion_stack import EVENTS_PREFIX
 
-ROOT = Path(__file__).resolve().parent.parent
 JOB_SCRIPT = ROOT / "glue" / "job.py"
 TRANSFORMS = ROOT / "glue" / "housing_etl"
-CONTRACTS = ROOT / "contracts"
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc")
 GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11: the versions the local tests run
 
 CURATED_PREFIX = "curated/events/"
@@ -45,16 +38,6 @@ LF_DATA_ACCESS_REASON = (
     "lakeformation:GetDataAccess supports no resource-level permissions (AWS service authorization "
     "reference); the Lake Formation grants of this role decide which data it unlocks"
 )
-
-
-@jsii.implements(cdk.ILocalBundling)
-class TransformsPackage:
-    """Local bundling of the Glue extra Python files: the transforms and the contract."""
-
-    def try_bundle(self, output_dir: str, _options: Any = None, **_kwargs: Any) -> bool:
-        shutil.copytree(TRANSFORMS, Path(output_dir) / TRANSFORMS.name, ignore=IGNORE)
-        shutil.copytree(CONTRACTS, Path(output_dir) / CONTRACTS.name, ignore=IGNORE)
-        return True
 
 
 class EtlStack(cdk.Stack):
@@ -98,9 +81,7 @@ class EtlStack(cdk.Stack):
             self,
             "Transforms",
             path=str(TRANSFORMS),
-            bundling=cdk.BundlingOptions(
-                image=cdk.DockerImage.from_registry("unused-local-bundling-only"), local=TransformsPackage()
-            ),
+            bundling=with_contract({TRANSFORMS.name: TRANSFORMS}),
         )
         self.security_configuration = glue.CfnSecurityConfiguration(
             self,

@@ -9,12 +9,9 @@ permissions are one customer-managed policy that the caller extends.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
-import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -23,15 +20,13 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.access import role_policy
+from stacks.bundling import ROOT, with_contract
 from stacks.common import retention
 from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
 from stacks.config import FunctionConfig
 
-ROOT = Path(__file__).resolve().parent.parent
 LAMBDA_DIR = ROOT / "lambda"
-CONTRACTS_DIR = ROOT / "contracts"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
-IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 ENI_REASON = (
     "Lambda in a VPC: ec2:CreateNetworkInterface/Describe*/DeleteNetworkInterface do not support "
@@ -46,32 +41,10 @@ XRAY_REASON = (
 )
 
 
-@jsii.implements(cdk.ILocalBundling)
-class CopyWithContract:
-    """Local bundling: the function's directory plus the shared `contracts` package."""
-
-    def __init__(self, source: Path, extra_files: dict[str, Path]) -> None:
-        self.source = source
-        self.extra_files = extra_files
-
-    def try_bundle(self, output_dir: str, _options: Any = None, **_kwargs: Any) -> bool:
-        shutil.copytree(self.source, output_dir, dirs_exist_ok=True, ignore=IGNORE)
-        shutil.copytree(CONTRACTS_DIR, Path(output_dir) / "contracts", dirs_exist_ok=True, ignore=IGNORE)
-        for name, path in self.extra_files.items():
-            shutil.copyfile(path, Path(output_dir) / name)
-        return True
-
-
 def bundled_code(function_name: str, extra_files: dict[str, Path] | None = None) -> lambda_.Code:
     """Asset code for `lambda/<function_name>/` plus `extra_files`, hashed on the bundled output."""
     source = LAMBDA_DIR / function_name
-    return lambda_.Code.from_asset(
-        str(source),
-        bundling=cdk.BundlingOptions(
-            image=cdk.DockerImage.from_registry("unused-local-bundling-only"),
-            local=CopyWithContract(source, extra_files or {}),
-        ),
-    )
+    return lambda_.Code.from_asset(str(source), bundling=with_contract({"": source, **(extra_files or {})}))
 
 
 class PythonFunction(Construct):
