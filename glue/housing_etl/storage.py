@@ -14,9 +14,11 @@ from pyspark.sql import functions as F
 
 import contracts
 from contracts import Contract
+from housing_etl.dedup import ID_COLUMN, TIME_COLUMN
 from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, curated_schema, raw_columns, raw_schema
 
 SUCCESS_MARKER = "_SUCCESS"
+UNIQUE_COLUMNS = (ID_COLUMN, TIME_COLUMN)
 
 
 def read_raw_events(spark: SparkSession, paths: str | Sequence[str], contract: Contract | None = None) -> DataFrame:
@@ -63,17 +65,35 @@ def write_curated(df: DataFrame, path: str, *, mode: str = "overwrite") -> None:
     of events, so that is a few right-sized files per date; a backfill over many
     dates gives more, smaller files (repartition by ``event_date`` first if that
     matters more than the extra shuffle).
+
+    The event id and time get no dictionary encoding: they are (nearly) unique, so
+    Parquet would build a dictionary per column chunk only to abandon it, which
+    costs a third of the write.
     """
-    df.write.mode(mode).partitionBy(EVENT_DATE).parquet(path)
+    writer = df.write.mode(mode).partitionBy(EVENT_DATE)
+    for column in UNIQUE_COLUMNS:
+        writer = writer.option(f"parquet.enable.dictionary#{column}", "false")
+    writer.parquet(path)
+
+
+def as_float32(df: DataFrame) -> DataFrame:
+    """Double columns as 32-bit floats, the precision XGBoost reads every value with.
+
+    The text of a float is the shortest that reads back as the same float, so the
+    model sees exactly the values it would from the double's text, in about half
+    the characters and formatting time.
+    """
+    return df.select(*[F.col(name).cast("float") if kind == "double" else F.col(name) for name, kind in df.dtypes])
 
 
 def write_training_csv(df: DataFrame, path: str) -> None:
-    """Write SageMaker built-in XGBoost CSV: no header, no index, columns as given.
+    """Write SageMaker built-in XGBoost CSV: no header, no index, columns as given,
+    doubles with float32 precision (:func:`as_float32`).
 
     The ``_SUCCESS`` marker is removed because the training channel reads every
     object under the prefix.
     """
-    df.write.mode("overwrite").option("header", "false").csv(path)
+    as_float32(df).write.mode("overwrite").option("header", "false").csv(path)
     delete_path(df.sparkSession, f"{path.rstrip('/')}/{SUCCESS_MARKER}")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -107,6 +107,47 @@ def test_standardise_ignores_the_session_time_zone(spark: Any, raw: Any) -> None
         assert instants() == utc
     finally:
         spark.conf.set("spark.sql.session.timeZone", "UTC")
+
+
+EVENT_TIMES = [  # (raw value, UTC instant or None)
+    ("2026-01-01T00:00:26Z", datetime(2026, 1, 1, 0, 0, 26)),
+    ("2026-01-01T00:00:26.123Z", datetime(2026, 1, 1, 0, 0, 26, 123000)),
+    ("2026-01-01T00:00:26+00:00", datetime(2026, 1, 1, 0, 0, 26)),
+    ("2026-01-01T00:00:00+0000", datetime(2026, 1, 1)),
+    ("2026-01-01T10:00:00+02:00", datetime(2026, 1, 1, 8)),
+    ("2026-01-01T10:00:00-05:30", datetime(2026, 1, 1, 15, 30)),
+    ("2026-01-01T10:00:00-05", datetime(2026, 1, 1, 15)),
+    ("2026-01-03 08:30:00", datetime(2026, 1, 3, 8, 30)),  # no offset: UTC
+    ("2026-01-03T08:30", datetime(2026, 1, 3, 8, 30)),
+    (" 2026-01-01t00:00:00z ", datetime(2026, 1, 1)),
+    ("1960-06-01T12:00:00Z", datetime(1960, 6, 1, 12)),
+    ("9999-12-31T23:59:59.999999Z", datetime(9999, 12, 31, 23, 59, 59, 999999)),  # still 9999-12-31
+    (1767225600, datetime(2026, 1, 1)),
+    (1767225600000, datetime(2026, 1, 1)),
+    ("2026-02-30T00:00:00Z", None),
+    ("2026-01-01T25:00:00Z", None),
+    ("2026-01-01T00:00:00ZZ", None),
+    ("2026-01-01T00:00:00+02:00Z", None),
+    (-5, None),
+    ("yesterday", None),
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_event_time_forms(spark: Any, tmp_path: Any, zone: str) -> None:
+    """Every accepted form gives the same UTC instant and date whatever the session zone."""
+    lines = [{"event_id": f"t{i}", "event_time": value} for i, (value, _) in enumerate(EVENT_TIMES)]
+    raw = read_raw_events(spark, str(write_ndjson(tmp_path / "times.json", lines)))
+    spark.conf.set("spark.sql.session.timeZone", zone)
+    try:
+        df = standardise(raw, CONTRACT).select("event_id", F.unix_micros("event_time").alias("micros"), "event_date")
+        rows = {r["event_id"]: (r["micros"], r["event_date"]) for r in df.collect()}
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", "UTC")
+    epoch = datetime(1970, 1, 1)
+    for i, (value, instant) in enumerate(EVENT_TIMES):
+        expected = (None, None) if instant is None else ((instant - epoch) // timedelta(microseconds=1), instant.date())
+        assert rows[f"t{i}"] == expected, value
 
 
 def test_reject_invalid_records(standardised: Any) -> None:
