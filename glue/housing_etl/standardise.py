@@ -133,8 +133,10 @@ def iso_timestamp(name: str) -> Column:
     record's standardisation; other offsets (rare) still go through that cast.
     """
     local = F.col(UTC_TEXT)
-    return F.when(local.isNull(), F.lit(None)).when(~has_offset(local), utc_instant(local)).otherwise(
-        F.col(name).cast("timestamp")
+    return (
+        F.when(local.isNull(), F.lit(None))
+        .when(~has_offset(local), utc_instant(local))
+        .otherwise(F.col(name).cast("timestamp"))
     )
 
 
