@@ -109,10 +109,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-report", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
 
-    from housing_etl.pipeline import OutputPaths, curate, feature_matrix, run_pipeline
+    from housing_etl.pipeline import OutputPaths, build_training_data, curate, run_pipeline
     from housing_etl.scaling import fit_scaler
     from housing_etl.split import split_train_validation
-    from housing_etl.storage import read_curated, read_raw_events, write_curated, write_training_csv
+    from housing_etl.storage import read_curated, read_raw_events, write_curated
     from pyspark.sql import SparkSession
 
     import contracts
@@ -163,24 +163,21 @@ def main(argv: list[str] | None = None) -> int:
             write_curated(curation.rows, staged.curated)
             curation.counts()
 
-        def split() -> Any:
+        def fit() -> Any:
             labeled = read_curated(spark, staged.curated, contract).where("price IS NOT NULL")
-            return split_train_validation(labeled, 0.2, 0)
+            return fit_scaler(split_train_validation(labeled, 0.2, 0)[0], contract, "robust")
 
-        def training_csv() -> None:
-            train, validation = split()
-            write_training_csv(feature_matrix(train, contract, stats), staged.train)
-            write_training_csv(feature_matrix(validation, contract, stats), staged.validation)
-
-        stages = [("standardise, deduplicate, write curated Parquet", clock.measure(curate_and_write))]
-        stages.append(
-            (
-                "fit statistics (one aggregate, exact quantiles)",
-                clock.measure(lambda: fit_scaler(split()[0], contract, "robust")),
+        def training_data() -> Any:
+            curated = read_curated(spark, staged.curated, contract)
+            return build_training_data(
+                curated, contract, staged, scaling_method="robust", validation_fraction=0.2, seed=0
             )
-        )
-        stats = stages[-1][1][2]
-        stages.append(("encode, scale, write train + validation CSV", clock.measure(training_csv)))
+
+        stages = [
+            ("standardise, deduplicate, write curated Parquet", clock.measure(curate_and_write)),
+            ("read back, fit, encode, scale, write the CSV channels", clock.measure(training_data)),
+            ("of which the fit alone (one aggregate, exact quantiles)", clock.measure(fit)),
+        ]
         spark.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -241,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             " every field (text trimming and casing, a strict number pattern, time zones, unit"
             " conversion, range checks), shuffles and sorts every row to deduplicate, then reads"
             " the curated Parquet back to fit exact quantiles on the training split and again to"
-            " write the two CSV splits (scaling needs the fitted statistics first).",
+            " write the CSV channels (scaling needs the fitted statistics first).",
         ]
     )
     print(body)

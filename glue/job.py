@@ -15,7 +15,7 @@ Arguments (all required unless noted):
 - ``--JOB_NAME``: set by Glue.
 - ``--raw_path``: ``s3://`` prefix of the raw zone (read recursively).
 - ``--curated_path``: ``s3://`` prefix of the curated zone (Parquet by ``event_date``).
-- ``--training_path``: ``s3://`` prefix; ``train/`` and ``validation/`` CSV go below it.
+- ``--training_path``: ``s3://`` prefix; ``channel=train/`` and ``channel=validation/`` CSV go below it.
 - ``--statistics_path``: ``s3://`` prefix; ``feature_statistics.json`` goes below it.
 - ``--scaling_method``: ``standard``, ``minmax``, ``maxabs`` or ``robust``.
 - ``--validation_fraction``: share of labeled events held out, in [0, 1).

@@ -33,7 +33,15 @@ from housing_etl.encode import encode
 from housing_etl.missing import handle_missing
 from housing_etl.scaling import apply_scaler, fit_scaler
 from housing_etl.schema import CORRUPT_RECORD, curated_columns
-from housing_etl.split import is_validation, split_train_validation
+from housing_etl.split import (
+    CHANNEL_COLUMN,
+    TRAIN_CHANNEL,
+    VALIDATION_CHANNEL,
+    channel,
+    channel_path,
+    is_validation,
+    split_train_validation,
+)
 from housing_etl.standardise import is_valid_record, standardise
 from housing_etl.storage import (
     read_curated,
@@ -68,12 +76,12 @@ class OutputPaths:
     @property
     def train(self) -> str:
         """The SageMaker ``train`` channel prefix."""
-        return f"{self.training.rstrip('/')}/train"
+        return channel_path(self.training, TRAIN_CHANNEL)
 
     @property
     def validation(self) -> str:
         """The SageMaker ``validation`` channel prefix."""
-        return f"{self.training.rstrip('/')}/validation"
+        return channel_path(self.training, VALIDATION_CHANNEL)
 
     @property
     def statistics_file(self) -> str:
@@ -124,12 +132,10 @@ class Curation:
     """The lazily curated rows of one run and the means to count them afterwards."""
 
     rows: DataFrame
-    observation: Observation | None
+    observation: Observation
 
     def counts(self, timeout_seconds: float = OBSERVATION_TIMEOUT_SECONDS) -> CurationCounts:
         """The counts, once an action (the curated write) has run over ``rows``."""
-        if self.observation is None:
-            return CurationCounts(read=0, corrupt=0, rejected=0, duplicates_removed=0, curated=0)
         metrics = observed_metrics(self.observation, timeout_seconds)
         return CurationCounts(**{name: int(metrics.get(name) or 0) for name in CURATION_COUNTS})
 
@@ -155,9 +161,8 @@ def curate(raw: DataFrame, contract: Contract) -> Curation:
     Returns the curated rows and, once they have been written, their counts (see
     :class:`Curation`). Corrupt lines and invalid records are collapsed into one row
     of their own by the deduplicating window, and an observation sums the counters
-    as the rows flow into the write, so counting costs no extra pass over the input.
-    An empty input (checked by reading at most one row) is not observed: Spark
-    removes the observation from a plan it knows to be empty.
+    as the rows flow into the write, so counting costs no extra pass over the input
+    (an empty input counts zeros).
     """
     standardised = standardise(raw, contract)
     columns = curated_columns(contract)
@@ -169,8 +174,6 @@ def curate(raw: DataFrame, contract: Contract) -> Curation:
         counters={_CORRUPT: corrupt.cast("long")},
     )
     kept = F.col(ID_COLUMN).isNotNull()
-    if raw.isEmpty():
-        return Curation(rows=collapsed.where(kept).select(*columns), observation=None)
     rows = F.col(ROWS_COLUMN)
     observation = Observation()
     observed = collapsed.observe(
@@ -184,8 +187,15 @@ def curate(raw: DataFrame, contract: Contract) -> Curation:
     return Curation(rows=observed.where(kept).select(*columns), observation=observation)
 
 
-def feature_matrix(df: DataFrame, contract: Contract, stats: Mapping[str, Any], *, training: bool = True) -> DataFrame:
-    """Impute, encode and scale; select the model's columns in order.
+def feature_matrix(
+    df: DataFrame,
+    contract: Contract,
+    stats: Mapping[str, Any],
+    *,
+    training: bool = True,
+    keep: Sequence[str] = (),
+) -> DataFrame:
+    """Impute, encode and scale; select the model's columns in order, then ``keep``.
 
     With ``training``: unlabeled rows dropped, the label first, then
     ``contract.feature_columns()``, as SageMaker's built-in XGBoost expects. Without:
@@ -196,8 +206,8 @@ def feature_matrix(df: DataFrame, contract: Contract, stats: Mapping[str, Any], 
     features = contract.feature_columns()
     label = F.col(contract.label.name).cast("double").alias(contract.label.name)
     if training:
-        return prepared.select(label, *features)
-    return prepared.select(ID_COLUMN, label, *features)
+        return prepared.select(label, *features, *keep)
+    return prepared.select(ID_COLUMN, label, *features, *keep)
 
 
 def build_training_data(
@@ -211,8 +221,8 @@ def build_training_data(
 ) -> tuple[dict[str, Any], TrainingCounts]:
     """Split labeled rows, fit statistics on the train split, write CSV and JSON.
 
-    Three passes over ``curated`` (fit, train CSV, validation CSV); the fit pass
-    also counts unlabeled and validation rows.
+    Two passes over ``curated``: the fit, which also counts unlabeled and validation
+    rows, then one CSV write that puts each row in its channel's folder.
     """
     label = F.col(contract.label.name)
     observation = Observation()
@@ -225,9 +235,8 @@ def build_training_data(
     stats = fit_scaler(fit_rows, contract, scaling_method)
     metrics = observed_metrics(observation, OBSERVATION_TIMEOUT_SECONDS)
     write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
-    train, held_out = split_train_validation(curated.where(label.isNotNull()), validation_fraction, seed)
-    write_training_csv(feature_matrix(train, contract, stats), outputs.train)
-    write_training_csv(feature_matrix(held_out, contract, stats), outputs.validation)
+    channels = curated.withColumn(CHANNEL_COLUMN, channel(validation_fraction, seed))
+    write_training_csv(feature_matrix(channels, contract, stats, keep=[CHANNEL_COLUMN]), outputs.training)
     counts = TrainingCounts(
         unlabeled=int(metrics["unlabeled"]),
         train=int(stats["training_rows"]),

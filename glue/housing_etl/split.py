@@ -12,6 +12,9 @@ from pyspark.sql import functions as F
 
 from housing_etl.dedup import ID_COLUMN
 
+CHANNEL_COLUMN = "channel"
+TRAIN_CHANNEL = "train"
+VALIDATION_CHANNEL = "validation"
 HASH_BITS = 52
 HASH_MASK = (1 << HASH_BITS) - 1
 
@@ -37,3 +40,14 @@ def split_train_validation(df: DataFrame, fraction: float, seed: int) -> tuple[D
     """``(train, validation)``: about ``fraction`` of the events go to validation."""
     validation = is_validation(fraction, seed)
     return df.where(~validation), df.where(validation)
+
+
+def channel(fraction: float, seed: int) -> Column:
+    """The SageMaker channel of each row: ``validation`` or ``train``."""
+    return F.when(is_validation(fraction, seed), F.lit(VALIDATION_CHANNEL)).otherwise(F.lit(TRAIN_CHANNEL))
+
+
+def channel_path(training: str, name: str) -> str:
+    """The folder one channel's files go to below the training prefix (Hive style, so
+    one CSV write fills both and a crawler sees ``channel`` as a partition)."""
+    return f"{training.rstrip('/')}/{CHANNEL_COLUMN}={name}"

@@ -16,8 +16,8 @@ import contracts
 from contracts import Contract
 from housing_etl.dedup import ID_COLUMN, TIME_COLUMN
 from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, curated_schema, raw_columns, raw_schema
+from housing_etl.split import CHANNEL_COLUMN
 
-SUCCESS_MARKER = "_SUCCESS"
 UNIQUE_COLUMNS = (ID_COLUMN, TIME_COLUMN)
 
 
@@ -86,15 +86,16 @@ def as_float32(df: DataFrame) -> DataFrame:
     return df.select(*[F.col(name).cast("float") if kind == "double" else F.col(name) for name, kind in df.dtypes])
 
 
-def write_training_csv(df: DataFrame, path: str) -> None:
-    """Write SageMaker built-in XGBoost CSV: no header, no index, columns as given,
-    doubles with float32 precision (:func:`as_float32`).
+def write_training_csv(df: DataFrame, path: str, *, channel_column: str = CHANNEL_COLUMN) -> None:
+    """Write SageMaker built-in XGBoost CSV below ``path``, one folder per channel:
+    no header, no index, columns as given without the channel, doubles with float32
+    precision (:func:`as_float32`).
 
-    The ``_SUCCESS`` marker is removed because the training channel reads every
-    object under the prefix.
+    The ``_SUCCESS`` marker stays at ``path``, outside the channel folders that the
+    training job reads in full.
     """
-    as_float32(df).write.mode("overwrite").option("header", "false").csv(path)
-    delete_path(df.sparkSession, f"{path.rstrip('/')}/{SUCCESS_MARKER}")
+    writer = as_float32(df).write.mode("overwrite").partitionBy(channel_column)
+    writer.option("header", "false").csv(path)
 
 
 def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
@@ -102,13 +103,6 @@ def _file_system(spark: SparkSession, path: str) -> tuple[Any, Any]:
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     configuration = spark.sparkContext._jsc.hadoopConfiguration()
     return hadoop_path.getFileSystem(configuration), hadoop_path
-
-
-def delete_path(spark: SparkSession, path: str) -> None:
-    """Delete a file or folder if it exists."""
-    fs, hadoop_path = _file_system(spark, path)
-    if fs.exists(hadoop_path):
-        fs.delete(hadoop_path, True)
 
 
 def write_text(spark: SparkSession, path: str, text: str) -> None:

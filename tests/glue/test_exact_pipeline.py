@@ -131,10 +131,12 @@ def test_statistics_schema(run: tuple[Path, PipelineCounts]) -> None:
 
 def test_training_csv_column_by_column(run: tuple[Path, PipelineCounts]) -> None:
     out, _ = run
-    assert sorted(p.name for p in (out / "training").iterdir()) == ["train", "validation"]
-    assert not list((out / "training" / "train").glob("_SUCCESS"))
-    train = read_csv(out / "training" / "train")
-    validation = read_csv(out / "training" / "validation")
+    assert sorted(p.name for p in (out / "training").iterdir() if p.is_dir()) == ["channel=train", "channel=validation"]
+    assert [p.name for p in (out / "training").rglob("*") if p.is_file() and not p.name.startswith(("part-", "."))] == [
+        "_SUCCESS"  # at the training prefix, outside the channel folders
+    ]
+    train = read_csv(out / "training" / "channel=train")
+    validation = read_csv(out / "training" / "channel=validation")
     columns = ["price", *CONTRACT.feature_columns()]
     assert {len(row) for row in train + validation} == {len(columns)} == {14}
     assert len(train) == 5 and len(validation) == 1
@@ -171,7 +173,7 @@ def test_csv_rows_equal_pure_python_encoding(run: tuple[Path, PipelineCounts]) -
     the 32-bit floats XGBoost reads from either."""
     out, _ = run
     stats = statistics_of(out)
-    rows = read_csv(out / "training" / "train") + read_csv(out / "training" / "validation")
+    rows = read_csv(out / "training" / "channel=train") + read_csv(out / "training" / "channel=validation")
     actual = {float32(row[0]): [float32(v) for v in row[1:]] for row in rows}
     for event_id in [*TRAIN_IDS, "e5"]:
         record = curated_record(event_id)

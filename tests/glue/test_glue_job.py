@@ -139,7 +139,7 @@ def test_incremental_runs(
 
     curated = read_curated(spark, str(tmp_path / "curated"), contracts.load())
     assert sorted(r["price"] for r in curated.where("event_id = 'e5'").collect()) == [420000.0, 430000.0]
-    assert [float(row[0]) for row in read_csv(tmp_path / "training" / "validation")] == [430000.0]
+    assert [float(row[0]) for row in read_csv(tmp_path / "training" / "channel=validation")] == [430000.0]
 
 
 def assert_same_outputs(job_root: Path, pipeline_out: Path) -> None:
@@ -157,4 +157,6 @@ def assert_same_outputs(job_root: Path, pipeline_out: Path) -> None:
         k: v for k, v in pipeline_stats.items() if k != "numeric"
     }
     for split in ("train", "validation"):
-        assert sorted(read_csv(job_root / "training" / split)) == sorted(read_csv(pipeline_out / "training" / split))
+        assert sorted(read_csv(job_root / "training" / f"channel={split}")) == sorted(
+            read_csv(pipeline_out / "training" / f"channel={split}")
+        )

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from housing_etl.pipeline import PipelineCounts, feature_matrix, run_pipeline
+from housing_etl.pipeline import CurationCounts, PipelineCounts, curate, feature_matrix, run_pipeline
 from housing_etl.standardise import standardise
-from housing_etl.storage import read_curated, read_raw_events
+from housing_etl.storage import read_curated, read_raw_events, write_curated
 
 import contracts
 from contracts.features import FeatureEncoder, load_statistics
@@ -64,10 +64,9 @@ def test_curated_parquet_is_partitioned_by_event_date(
 
 def test_training_csv_is_label_first_without_header(run: tuple[Path, PipelineCounts, list[dict[str, Any]]]) -> None:
     root, counts, _ = run
-    train = read_csv_rows(root / "out" / "training" / "train")
-    validation = read_csv_rows(root / "out" / "training" / "validation")
+    train = read_csv_rows(root / "out" / "training" / "channel=train")
+    validation = read_csv_rows(root / "out" / "training" / "channel=validation")
     assert (len(train), len(validation)) == (counts.train, counts.validation)
-    assert not (root / "out" / "training" / "train" / "_SUCCESS").exists()
     width = 1 + len(CONTRACT.feature_columns())
     assert {len(row) for row in train + validation} == {width}
     columns = ["price", *CONTRACT.feature_columns()]
@@ -131,3 +130,12 @@ def test_lambda_encoding_matches_spark_encoding(
         assert row == pytest.approx(spark_rows[f"p{i}"], abs=1e-9), cases[i]
         assert row == FeatureEncoder(stats).encode(cases[i])
     monkeypatch.delitem(sys.modules, "predict")
+
+
+@pytest.mark.parametrize("content", [b"", b"\n  \n\n"], ids=["empty file", "blank lines"])
+def test_empty_input_counts_zeros(spark: Any, tmp_path: Path, content: bytes) -> None:
+    """Nothing to curate still reports its counts, promptly, instead of waiting for them."""
+    (tmp_path / "raw.json").write_bytes(content)
+    curation = curate(read_raw_events(spark, str(tmp_path / "raw.json")), CONTRACT)
+    write_curated(curation.rows, str(tmp_path / "curated"))
+    assert curation.counts(timeout_seconds=30) == CurationCounts(0, 0, 0, 0, 0)
