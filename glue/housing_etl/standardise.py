@@ -84,7 +84,10 @@ def identifier(field: Field) -> Column:
     text = F.col(field.name)
     if field.max_length is None:
         return text
-    return F.when(F.length(text) <= field.max_length, text).alias(field.name)
+    # Counting bytes is constant-time, counting characters is not: count characters
+    # only when the bytes alone exceed the limit (multi-byte text).
+    fits = (F.octet_length(text) <= field.max_length) | (F.length(text) <= field.max_length)
+    return F.when(fits, text).alias(field.name)
 
 
 def iso_like(text: Column) -> Column:
@@ -106,11 +109,18 @@ def utc_text(name: str) -> Column:
     """
     text = F.col(name)
     local = (
-        F.when(text.endswith("Z"), text.substr(F.lit(1), F.length(text) - 1))
-        .when(text.endswith(UTC_OFFSET), text.substr(F.lit(1), F.length(text) - len(UTC_OFFSET)))
+        F.when(text.endswith("Z"), without_suffix(text, "Z"))
+        .when(text.endswith(UTC_OFFSET), without_suffix(text, UTC_OFFSET))
         .otherwise(text)
     )
     return F.when(iso_like(text), local).alias(UTC_TEXT)
+
+
+def without_suffix(text: Column, suffix: str) -> Column:
+    """The text before ``suffix``, null if the suffix's first character occurs earlier
+    ("...ZZ", "...+05:00+00:00"). Byte-based, so no character counting."""
+    head = F.substring_index(text, suffix[0], 1)
+    return F.when(F.octet_length(head) + len(suffix) == F.octet_length(text), head)
 
 
 def utc_instant(local: Column) -> Column:
