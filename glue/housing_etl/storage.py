@@ -86,15 +86,15 @@ def as_float32(df: DataFrame) -> DataFrame:
     return df.select(*[F.col(name).cast("float") if kind == "double" else F.col(name) for name, kind in df.dtypes])
 
 
-def write_training_csv(df: DataFrame, path: str, *, channel_column: str = CHANNEL_COLUMN) -> None:
-    """Write SageMaker built-in XGBoost CSV below ``path``, one folder per channel:
-    no header, no index, columns as given without the channel, doubles with float32
-    precision (:func:`as_float32`).
+def write_training_csv(df: DataFrame, path: str) -> None:
+    """Write SageMaker built-in XGBoost CSV below ``path``, one folder per value of the
+    ``channel`` column: no header, no index, the other columns as given, doubles with
+    float32 precision (:func:`as_float32`).
 
     The ``_SUCCESS`` marker stays at ``path``, outside the channel folders that the
     training job reads in full.
     """
-    writer = as_float32(df).write.mode("overwrite").partitionBy(channel_column)
+    writer = as_float32(df).write.mode("overwrite").partitionBy(CHANNEL_COLUMN)
     writer.option("header", "false").csv(path)
 
 
