@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy
 import pytest
-from housing_etl.pipeline import PipelineCounts
+from housing_etl.pipeline import OutputPaths, PipelineCounts
 from housing_etl.storage import read_curated
 
 import contracts
@@ -135,8 +135,10 @@ def test_training_csv_column_by_column(run: tuple[Path, PipelineCounts]) -> None
     assert [p.name for p in (out / "training").rglob("*") if p.is_file() and not p.name.startswith(("part-", "."))] == [
         "_SUCCESS"  # at the training prefix, outside the channel folders
     ]
-    train = read_csv(out / "training" / "channel=train")
-    validation = read_csv(out / "training" / "channel=validation")
+    paths = OutputPaths.under(str(out))
+    assert (paths.train, paths.validation) == (f"{out}/training/channel=train", f"{out}/training/channel=validation")
+    train = read_csv(Path(paths.train))
+    validation = read_csv(Path(paths.validation))
     columns = ["price", *CONTRACT.feature_columns()]
     assert {len(row) for row in train + validation} == {len(columns)} == {14}
     assert len(train) == 5 and len(validation) == 1
@@ -173,7 +175,8 @@ def test_csv_rows_equal_pure_python_encoding(run: tuple[Path, PipelineCounts]) -
     the 32-bit floats XGBoost reads from either."""
     out, _ = run
     stats = statistics_of(out)
-    rows = read_csv(out / "training" / "channel=train") + read_csv(out / "training" / "channel=validation")
+    paths = OutputPaths.under(str(out))
+    rows = read_csv(Path(paths.train)) + read_csv(Path(paths.validation))
     actual = {float32(row[0]): [float32(v) for v in row[1:]] for row in rows}
     for event_id in [*TRAIN_IDS, "e5"]:
         record = curated_record(event_id)

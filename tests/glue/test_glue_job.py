@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from housing_etl.pipeline import OutputPaths
 from housing_etl.storage import read_curated
 
 import contracts
@@ -139,7 +140,7 @@ def test_incremental_runs(
 
     curated = read_curated(spark, str(tmp_path / "curated"), contracts.load())
     assert sorted(r["price"] for r in curated.where("event_id = 'e5'").collect()) == [420000.0, 430000.0]
-    assert [float(row[0]) for row in read_csv(tmp_path / "training" / "channel=validation")] == [430000.0]
+    assert [float(row[0]) for row in read_csv(Path(OutputPaths.under(str(tmp_path)).validation))] == [430000.0]
 
 
 def assert_same_outputs(job_root: Path, pipeline_out: Path) -> None:
@@ -156,7 +157,6 @@ def assert_same_outputs(job_root: Path, pipeline_out: Path) -> None:
     assert {k: v for k, v in job_stats.items() if k != "numeric"} == {
         k: v for k, v in pipeline_stats.items() if k != "numeric"
     }
-    for split in ("train", "validation"):
-        assert sorted(read_csv(job_root / "training" / f"channel={split}")) == sorted(
-            read_csv(pipeline_out / "training" / f"channel={split}")
-        )
+    job, pipeline = OutputPaths.under(str(job_root)), OutputPaths.under(str(pipeline_out))
+    for job_channel, pipeline_channel in ((job.train, pipeline.train), (job.validation, pipeline.validation)):
+        assert sorted(read_csv(Path(job_channel))) == sorted(read_csv(Path(pipeline_channel)))

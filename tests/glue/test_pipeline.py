@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from housing_etl.pipeline import CurationCounts, PipelineCounts, curate, feature_matrix, run_pipeline
+from housing_etl.pipeline import CurationCounts, OutputPaths, PipelineCounts, curate, feature_matrix, run_pipeline
 from housing_etl.standardise import standardise
 from housing_etl.storage import read_curated, read_raw_events, write_curated
 
@@ -64,8 +64,9 @@ def test_curated_parquet_is_partitioned_by_event_date(
 
 def test_training_csv_is_label_first_without_header(run: tuple[Path, PipelineCounts, list[dict[str, Any]]]) -> None:
     root, counts, _ = run
-    train = read_csv_rows(root / "out" / "training" / "channel=train")
-    validation = read_csv_rows(root / "out" / "training" / "channel=validation")
+    paths = OutputPaths.under(str(root / "out"))
+    train = read_csv_rows(Path(paths.train))
+    validation = read_csv_rows(Path(paths.validation))
     assert (len(train), len(validation)) == (counts.train, counts.validation)
     width = 1 + len(CONTRACT.feature_columns())
     assert {len(row) for row in train + validation} == {width}
