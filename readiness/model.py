@@ -154,8 +154,18 @@ class Stack:
         return self.resources.get(logical_id) if logical_id else None
 
     def resolve(self, value: Any) -> Resource | None:
-        """The resource of this stack a Ref/GetAtt points at (imports are followed across stacks)."""
+        """The resource of this stack a Ref/GetAtt points at (see :meth:`locate` for imports)."""
         return self.get(target_of(value))
+
+    def locate(self, value: Any) -> tuple[Stack, Resource] | None:
+        """The stack and resource a Ref/GetAtt points at, or an ``Fn::ImportValue`` of an
+        export of another stack of the assembly."""
+        resource = self.resolve(value)
+        if resource is not None:
+            return self, resource
+        if isinstance(value, dict) and "Fn::ImportValue" in value and self.assembly:
+            return self.assembly.exported(value["Fn::ImportValue"])
+        return None
 
     @cached_property
     def _direct(self) -> dict[str, set[str]]:

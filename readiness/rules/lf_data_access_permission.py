@@ -14,13 +14,8 @@ GLUE_CONSUMERS = ("AWS::Glue::Crawler", "AWS::Glue::Job")
 
 
 def _role(stack: Stack, value: object) -> tuple[Stack, Resource] | None:
-    resource = stack.resolve(value)
-    if resource is not None:
-        return (stack, resource) if resource.type == ROLE else None
-    if isinstance(value, dict) and "Fn::ImportValue" in value and stack.assembly:
-        found = stack.assembly.exported(value["Fn::ImportValue"])
-        return found if found and found[1].type == ROLE else None
-    return None
+    found = stack.locate(value)
+    return found if found and found[1].type == ROLE else None
 
 
 def _consumers(stack: Stack) -> Iterator[tuple[Resource, object]]:

@@ -17,13 +17,9 @@ def _targets(stack: Stack) -> Iterator[tuple[Stack, Resource]]:
         value = dig(bucket.properties, "LoggingConfiguration", "DestinationBucketName")
         if value is None:
             continue
-        target = stack.resolve(value)
-        if target is not None:
-            yield stack, target
-        elif isinstance(value, dict) and "Fn::ImportValue" in value and stack.assembly:
-            found = stack.assembly.exported(value["Fn::ImportValue"])
-            if found:
-                yield found
+        found = stack.locate(value)
+        if found:
+            yield found
 
 
 def _problem(stack: Stack, bucket: Resource) -> str | None:

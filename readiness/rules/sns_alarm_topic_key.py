@@ -19,13 +19,9 @@ def _alarmed_topics(stack: Stack) -> set[tuple[str, str]]:
         for alarm in source.of_type("AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"):
             for key in ALARM_ACTIONS:
                 for action in as_list(alarm.prop(key)):
-                    topic = source.resolve(action)
-                    if topic is not None:
-                        found.add((source.name, topic.logical_id))
-                    elif isinstance(action, dict) and "Fn::ImportValue" in action and source.assembly:
-                        exported = source.assembly.exported(action["Fn::ImportValue"])
-                        if exported:
-                            found.add((exported[0].name, exported[1].logical_id))
+                    located = source.locate(action)
+                    if located:
+                        found.add((located[0].name, located[1].logical_id))
     return found
 
 
