@@ -30,12 +30,7 @@ def allows(statement: dict[str, Any], action: str) -> bool:
 def role_documents(stack: Stack, role: Resource) -> list[Any]:
     """Every policy document attached to `role` in its stack: inline, IAM::Policy, managed."""
     documents = [dig(policy, "PolicyDocument") for policy in as_list(role.prop("Policies"))]
-    attached = {target_of(arn) for arn in as_list(role.prop("ManagedPolicyArns"))}
-    for policy in stack.of_type(*POLICY_TYPES):
-        roles = {target_of(r) for r in as_list(policy.prop("Roles"))}
-        if role.logical_id in roles or policy.logical_id in attached:
-            documents.append(policy.prop("PolicyDocument"))
-    return documents
+    return documents + [policy.prop("PolicyDocument") for policy in attached_policies(stack, role)]
 
 
 def role_allows(stack: Stack, role: Resource, action: str) -> bool:
