@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from readiness import RULES, Assembly, Finding, Status, evaluate
+from readiness.core import rule_status
 from readiness.linters import Linters, LintResult
 from readiness.packs import PackEvaluation, evaluate_packs
-from readiness.report import location, sarif, table, violations, write_json
+from readiness.report import by_rule, location, sarif, table, violations, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "gate"
@@ -81,11 +82,9 @@ def pack_rows(evaluations: Sequence[PackEvaluation]) -> list[list[str]]:
 
 
 def readiness_row(findings: Sequence[Finding]) -> list[str]:
-    by_rule: dict[str, set[Status]] = {}
-    for finding in findings:
-        by_rule.setdefault(finding.rule.id, set()).add(finding.status)
-    failed = sum(Status.NON_COMPLIANT in s for s in by_rule.values())
-    passed = sum(Status.COMPLIANT in s and Status.NON_COMPLIANT not in s for s in by_rule.values())
+    statuses = [rule_status(group) for group in by_rule(findings).values()]
+    failed = statuses.count(Status.NON_COMPLIANT)
+    passed = statuses.count(Status.COMPLIANT)
     evaluated = failed + passed
     return ["deploy readiness", f"{evaluated} of {len(RULES)} rules", str(passed), "0", str(failed)]
 
@@ -94,12 +93,12 @@ def lint_row(result: LintResult, unit: str) -> list[str]:
     return [result.tool, f"{result.evaluated} {unit}", str(result.passed), str(result.skipped), str(result.failed)]
 
 
-def nag_sarif(evaluations: Sequence[PackEvaluation]) -> dict[str, Any]:
-    """Pack findings as SARIF: failures as errors, acknowledgements as suppressed results."""
+def nag_sarif(evaluations: Sequence[tuple[PackEvaluation, Assembly]]) -> dict[str, Any]:
+    """Pack findings as SARIF (each evaluation with its loaded assembly): failures as
+    errors, acknowledgements as suppressed results."""
     results = []
     rules: dict[str, dict[str, Any]] = {}
-    for evaluation in evaluations:
-        assembly = Assembly.load(evaluation.assembly)
+    for evaluation, assembly in evaluations:
         logical = {r.path: (s.name, r.logical_id) for s in assembly.stacks.values() for r in s.resources.values()}
         for result in evaluation.results():
             rules.setdefault(result.rule, {"id": result.rule, "shortDescription": {"text": result.info}})
@@ -186,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         args.sarif.mkdir(parents=True, exist_ok=True)
         if not (args.sarif / ".gitignore").exists():
             (args.sarif / ".gitignore").write_text("*\n", encoding="utf-8")
-        write_json(args.sarif / "cdk-nag.sarif", nag_sarif(evaluations))
+        write_json(args.sarif / "cdk-nag.sarif", nag_sarif(list(zip(evaluations, assemblies.values(), strict=True))))
         write_json(
             args.sarif / "readiness.sarif",
             sarif(list(zip(assemblies.values(), findings.values(), strict=True)), RULES, ROOT),

@@ -28,7 +28,11 @@ class GateResults:
 
     @property
     def templates(self) -> list[Path]:
-        return sorted(p for s in self.stages.values() for p in s.outdir.glob("*.template.json"))
+        return templates_of(self.stages)
+
+
+def templates_of(stages: dict[str, SynthesizedStage]) -> list[Path]:
+    return sorted(p for s in stages.values() for p in s.outdir.glob("*.template.json"))
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +42,7 @@ def all_stages(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesize
 
 @pytest.fixture(scope="session")
 def gate(all_stages: dict[str, SynthesizedStage]) -> GateResults:
-    templates = sorted(p for s in all_stages.values() for p in s.outdir.glob("*.template.json"))
+    templates = templates_of(all_stages)
     regions = sorted(
         {s.region for stage in all_stages.values() for s in Assembly.load(stage.outdir).stacks.values() if s.region}
     )
