@@ -427,8 +427,17 @@ def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, width=WIDTH, initial_indent=indent, subsequent_indent=indent + "  ") or [indent]
 
 
-def review_stack(stack: dict[str, Any]) -> list[str]:
-    """The lines of one stack's review."""
+@dataclass(frozen=True)
+class StackReview:
+    """One stack's review: its lines, resource count and internet-exposure findings."""
+
+    lines: list[str]
+    resources: int
+    findings: int
+
+
+def review_stack(stack: dict[str, Any]) -> StackReview:
+    """Review one stack: resources, roles, internet reachability."""
     resources = stack["template"].get("Resources", {})
     types = Counter(r["Type"] for r in resources.values() if r["Type"] != "AWS::CDK::Metadata")
     protection = "termination protection on" if stack["termination_protection"] else "destroyable"
@@ -466,7 +475,8 @@ def review_stack(stack: dict[str, Any]) -> list[str]:
             else "no public bucket policy"
         )
         lines += _wrap(f"S3 buckets: {exposed.buckets}, {bpa}, {public}", "      ")
-    return lines
+    anyone = sum(1 for role in stack_roles if any("ANYONE" in t for t in role.trusted))
+    return StackReview(lines, sum(types.values()), exposed.findings + anyone)
 
 
 def summarise(assembly: Path) -> str:
@@ -475,11 +485,10 @@ def summarise(assembly: Path) -> str:
     stacks = stacks_of(assembly)
     findings = 0
     for stack in stacks:
-        resources = stack["template"].get("Resources", {})
-        total += sum(1 for r in resources.values() if r["Type"] != "AWS::CDK::Metadata")
-        findings += exposure(resources).findings
-        findings += sum(1 for role in roles(resources) if any("ANYONE" in t for t in role.trusted))
-        lines += review_stack(stack)
+        review = review_stack(stack)
+        total += review.resources
+        findings += review.findings
+        lines += review.lines
     lines.append(f"  total: {total} resources in {len(stacks)} stacks")
     lines.append(
         "Internet exposure: "
