@@ -45,16 +45,10 @@ def check(stack: Stack) -> Iterator[Outcome]:
         if target_stack is stack and target.logical_id not in seen:
             seen.add(target.logical_id)
             yield Outcome(target, _problem(stack, target))
+    others = [other for other in stack.assembly.stacks.values() if other is not stack] if stack.assembly else []
+    referenced = {r.logical_id for other in others for t, r in _targets(other) if t is stack}
     for bucket in stack.of_type(BUCKET):
-        if bucket.logical_id in seen:
-            continue
-        referenced = stack.assembly is not None and any(
-            t is stack and r.logical_id == bucket.logical_id
-            for other in stack.assembly.stacks.values()
-            if other is not stack
-            for t, r in _targets(other)
-        )
-        if referenced:
+        if bucket.logical_id in referenced and bucket.logical_id not in seen:
             seen.add(bucket.logical_id)
             yield Outcome(bucket, _problem(stack, bucket))
 
