@@ -65,7 +65,13 @@ class DataLakeStack(cdk.Stack):
             removal_policy=self.removal_policy,
         )
         allow_logs_service(self.key)
-        self.access_log_bucket = self._access_log_bucket()
+        self.access_log_bucket = access_log_bucket(
+            self,
+            "AccessLogs",
+            expire_after_days=config.access_log_expire_after_days,
+            noncurrent_expire_after_days=config.noncurrent_versions_expire_after_days,
+            removal_policy=self.removal_policy,
+        )
         skip_cdk_provider(
             self, "Custom::S3AutoDeleteObjectsCustomResourceProvider", "empties sandbox buckets on delete"
         )
@@ -118,15 +124,6 @@ class DataLakeStack(cdk.Stack):
         )
 
     # --- storage -------------------------------------------------------------------------
-
-    def _access_log_bucket(self) -> s3.Bucket:
-        return access_log_bucket(
-            self,
-            "AccessLogs",
-            expire_after_days=self.config.access_log_expire_after_days,
-            noncurrent_expire_after_days=self.config.noncurrent_versions_expire_after_days,
-            removal_policy=self.removal_policy,
-        )
 
     def _zone_bucket(self, construct_id: str, log_prefix: str, *, expire_days: int | None = None) -> s3.Bucket:
         transitions = [

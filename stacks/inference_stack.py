@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -18,11 +16,11 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from stacks.access import allow_bucket, allow_key, finding_id, import_bucket, role_policy
+from stacks.bundling import ROOT
 from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
 from stacks.config import InferenceConfig, VariantConfig
 from stacks.image_uris import xgboost_image_uri
 
-ROOT = Path(__file__).resolve().parent.parent
 MODEL_ARTIFACT = ROOT / "model" / "model.tar.gz"
 FEATURE_STATISTICS = ROOT / "model" / "feature_statistics.json"
 CAPTURE_PREFIX = "inference-capture/"
