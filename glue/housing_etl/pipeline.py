@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -56,7 +56,6 @@ DEFAULT_VALIDATION_FRACTION = 0.2
 DEFAULT_SEED = 0
 _CORRUPT = "_corrupt"
 OBSERVATION_TIMEOUT_SECONDS = 300.0
-CURATION_COUNTS = ("read", "corrupt", "rejected", "duplicates_removed", "curated")
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ class Curation:
     def counts(self, timeout_seconds: float = OBSERVATION_TIMEOUT_SECONDS) -> CurationCounts:
         """The counts, once an action (the curated write) has run over ``rows``."""
         metrics = observed_metrics(self.observation, timeout_seconds)
-        return CurationCounts(**{name: int(metrics.get(name) or 0) for name in CURATION_COUNTS})
+        return CurationCounts(**{f.name: int(metrics.get(f.name) or 0) for f in fields(CurationCounts)})
 
 
 def observed_metrics(observation: Observation, timeout_seconds: float) -> dict[str, Any]:

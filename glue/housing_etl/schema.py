@@ -6,6 +6,8 @@ a field added there is read, typed and written here without touching this packag
 
 from __future__ import annotations
 
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from contracts import Contract
@@ -37,6 +39,13 @@ def raw_schema(contract: Contract) -> T.StructType:
     """
     fields = [T.StructField(name, T.StringType(), True) for name in raw_columns(contract)]
     return T.StructType([*fields, T.StructField(CORRUPT_RECORD, T.StringType(), True)])
+
+
+def raw_text(df: DataFrame, name: str) -> Column:
+    """A raw key's value as text; an absent key is a column of nulls."""
+    if name not in df.columns:
+        return F.lit(None).cast("string").alias(name)
+    return F.col(name).cast("string").alias(name)
 
 
 def curated_columns(contract: Contract) -> list[str]:

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from contracts import Contract, Field
 from contracts.features import NUMBER_PATTERN, WHITESPACE
-from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, raw_columns
+from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, raw_columns, raw_text
 
 EPOCH_MILLIS_FROM = 1e11
 MICROS_PER_DAY = 86_400_000_000
@@ -28,20 +28,13 @@ UTC_TEXT = "_utc_text"
 UTC_OFFSET = "+00:00"
 UNIX_EPOCH = "1970-01-01 00:00:00"
 EPOCH_SECONDS_TYPE = "decimal(18,6)"
-_SPACE = r"[ \t\n\r\f\x0B]*"
+_SPACE = "[" + "".join(f"\\x{ord(c):02X}" for c in WHITESPACE) + "]*"
 NUMBER_REGEX = f"^{_SPACE}(?:{NUMBER_PATTERN}){_SPACE}$"
 
 
 def is_text_field(field: Field) -> bool:
     """Fields read as text (id, time, categories) rather than as numbers."""
     return not field.is_numeric
-
-
-def raw_text(df: DataFrame, name: str) -> Column:
-    """A raw key's value as text; an absent key is a column of nulls."""
-    if name not in df.columns:
-        return F.lit(None).cast("string").alias(name)
-    return F.col(name).cast("string").alias(name)
 
 
 def trimmed(name: str) -> Column:
@@ -223,7 +216,8 @@ def standardise(df: DataFrame, contract: Contract) -> DataFrame:
     Output: the contract's fields in order (string id, UTC timestamp, cased
     categories as sent, doubles in canonical units, ints), then ``event_date``. The
     corrupt-record column, when the input has one, is passed through last so the
-    caller can count malformed lines before :func:`reject_invalid_records` drops them.
+    caller can count malformed lines before they are dropped (by ``curate`` or
+    :func:`reject_invalid_records`).
     """
     fields = list(contract.fields)
     aliases = sorted(contract.aliases)

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 import contracts
 from contracts import Contract
 from housing_etl.dedup import ID_COLUMN, TIME_COLUMN
-from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, curated_schema, raw_columns, raw_schema
+from housing_etl.schema import CORRUPT_RECORD, EVENT_DATE, curated_schema, raw_columns, raw_schema, raw_text
 from housing_etl.split import CHANNEL_COLUMN
 
 UNIQUE_COLUMNS = (ID_COLUMN, TIME_COLUMN)
@@ -45,12 +45,7 @@ def conform_raw_events(df: DataFrame, contract: Contract) -> DataFrame:
     keys are dropped, so the standardisation sees the same input whichever reader
     produced it.
     """
-    columns = [
-        (F.col(name).cast("string") if name in df.columns else F.lit(None).cast("string")).alias(name)
-        for name in raw_columns(contract)
-    ]
-    corrupt = F.col(CORRUPT_RECORD).cast("string") if CORRUPT_RECORD in df.columns else F.lit(None)
-    return df.select(*columns, corrupt.cast("string").alias(CORRUPT_RECORD))
+    return df.select(*[raw_text(df, name) for name in [*raw_columns(contract), CORRUPT_RECORD]])
 
 
 def read_curated(spark: SparkSession, path: str, contract: Contract) -> DataFrame:
