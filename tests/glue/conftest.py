@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
@@ -80,3 +81,8 @@ def write_ndjson(path: Path, lines: list[Any]) -> Path:
     else:
         path.write_text(ndjson(lines), encoding="utf-8")
     return path
+
+
+def read_csv(folder: str | Path) -> list[list[str]]:
+    """The rows of every CSV part file in a folder (one training channel), in file order."""
+    return [row for part in sorted(Path(folder).glob("part-*.csv")) for row in csv.reader(part.open())]

@@ -3,7 +3,6 @@ training CSV (read back column by column) and Spark/pure-Python encoding parity.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -16,6 +15,7 @@ from housing_etl.storage import read_curated
 
 import contracts
 from contracts.features import encode_record, load_statistics, scaler_parameters
+from tests.glue.conftest import read_csv
 from tests.glue.fixtures import CURATED, MILE, SQFT, curated_record
 
 pytestmark = pytest.mark.spark
@@ -28,10 +28,6 @@ FEATURE_TYPES = {f.name: f.type for f in CONTRACT.numeric_features}
 def run(fixture_run: tuple[Path, Path, PipelineCounts]) -> tuple[Path, PipelineCounts]:
     _, out, counts = fixture_run
     return out, counts
-
-
-def read_csv(folder: Path) -> list[list[str]]:
-    return [row for part in sorted(folder.glob("part-*.csv")) for row in csv.reader(part.open())]
 
 
 def float32(value: str | float) -> float:
@@ -137,8 +133,8 @@ def test_training_csv_column_by_column(run: tuple[Path, PipelineCounts]) -> None
     ]
     paths = OutputPaths.under(str(out))
     assert (paths.train, paths.validation) == (f"{out}/training/channel=train", f"{out}/training/channel=validation")
-    train = read_csv(Path(paths.train))
-    validation = read_csv(Path(paths.validation))
+    train = read_csv(paths.train)
+    validation = read_csv(paths.validation)
     columns = ["price", *CONTRACT.feature_columns()]
     assert {len(row) for row in train + validation} == {len(columns)} == {14}
     assert len(train) == 5 and len(validation) == 1
@@ -176,7 +172,7 @@ def test_csv_rows_equal_pure_python_encoding(run: tuple[Path, PipelineCounts]) -
     out, _ = run
     stats = statistics_of(out)
     paths = OutputPaths.under(str(out))
-    rows = read_csv(Path(paths.train)) + read_csv(Path(paths.validation))
+    rows = read_csv(paths.train) + read_csv(paths.validation)
     actual = {float32(row[0]): [float32(v) for v in row[1:]] for row in rows}
     for event_id in [*TRAIN_IDS, "e5"]:
         record = curated_record(event_id)

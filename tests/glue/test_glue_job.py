@@ -9,7 +9,6 @@ later re-send of an event replace the older copy in the training data.
 
 from __future__ import annotations
 
-import csv
 import importlib.util
 import json
 import shutil
@@ -24,7 +23,7 @@ from housing_etl.pipeline import OutputPaths
 from housing_etl.storage import read_curated
 
 import contracts
-from tests.glue.conftest import write_ndjson
+from tests.glue.conftest import read_csv, write_ndjson
 from tests.glue.fixtures import RAW_EVENTS
 
 pytestmark = pytest.mark.spark
@@ -105,10 +104,6 @@ def glue_job(spark: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any,
     yield module, fake
 
 
-def read_csv(folder: Path) -> list[list[str]]:
-    return [row for part in sorted(folder.glob("part-*.csv")) for row in csv.reader(part.open())]
-
-
 def test_incremental_runs(
     glue_job: tuple[Any, FakeGlue], spark: Any, tmp_path: Path, fixture_run: tuple[Path, Path, Any]
 ) -> None:
@@ -140,7 +135,7 @@ def test_incremental_runs(
 
     curated = read_curated(spark, str(tmp_path / "curated"), contracts.load())
     assert sorted(r["price"] for r in curated.where("event_id = 'e5'").collect()) == [420000.0, 430000.0]
-    assert [float(row[0]) for row in read_csv(Path(OutputPaths.under(str(tmp_path)).validation))] == [430000.0]
+    assert [float(row[0]) for row in read_csv(OutputPaths.under(str(tmp_path)).validation)] == [430000.0]
 
 
 def assert_same_outputs(job_root: Path, pipeline_out: Path) -> None:
@@ -159,4 +154,4 @@ def assert_same_outputs(job_root: Path, pipeline_out: Path) -> None:
     }
     job, pipeline = OutputPaths.under(str(job_root)), OutputPaths.under(str(pipeline_out))
     for job_channel, pipeline_channel in ((job.train, pipeline.train), (job.validation, pipeline.validation)):
-        assert sorted(read_csv(Path(job_channel))) == sorted(read_csv(Path(pipeline_channel)))
+        assert sorted(read_csv(job_channel)) == sorted(read_csv(pipeline_channel))

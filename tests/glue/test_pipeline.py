@@ -3,7 +3,6 @@ the inference Lambda: a record encoded at serving time equals its training-time 
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from housing_etl.storage import read_curated, read_raw_events, write_curated
 
 import contracts
 from contracts.features import FeatureEncoder, load_statistics
-from tests.glue.conftest import write_ndjson
+from tests.glue.conftest import read_csv, write_ndjson
 from tools import synthetic
 
 pytestmark = pytest.mark.spark
@@ -36,8 +35,8 @@ def run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pip
     return root, counts, events
 
 
-def read_csv_rows(folder: Path) -> list[list[float]]:
-    return [[float(v) for v in row] for part in sorted(folder.glob("part-*.csv")) for row in csv.reader(part.open())]
+def read_csv_rows(folder: str) -> list[list[float]]:
+    return [[float(v) for v in row] for row in read_csv(folder)]
 
 
 def test_counts_add_up(run: tuple[Path, PipelineCounts, list[dict[str, Any]]]) -> None:
@@ -65,8 +64,8 @@ def test_curated_parquet_is_partitioned_by_event_date(
 def test_training_csv_is_label_first_without_header(run: tuple[Path, PipelineCounts, list[dict[str, Any]]]) -> None:
     root, counts, _ = run
     paths = OutputPaths.under(str(root / "out"))
-    train = read_csv_rows(Path(paths.train))
-    validation = read_csv_rows(Path(paths.validation))
+    train = read_csv_rows(paths.train)
+    validation = read_csv_rows(paths.validation)
     assert (len(train), len(validation)) == (counts.train, counts.validation)
     width = 1 + len(CONTRACT.feature_columns())
     assert {len(row) for row in train + validation} == {width}
