@@ -16,7 +16,7 @@ from constructs import Construct
 from stacks.access import allow_bucket, allow_key, finding_id, role_policy
 from stacks.buckets import access_log_bucket, acknowledge_no_replication
 from stacks.common import allow_logs_service
-from stacks.compliance import acknowledge, skip_cdk_provider
+from stacks.compliance import acknowledge
 from stacks.config import DataLakeConfig, LakeFormationConfig
 
 ZONES = ("raw", "curated")
@@ -71,9 +71,6 @@ class DataLakeStack(cdk.Stack):
             expire_after_days=config.access_log_expire_after_days,
             noncurrent_expire_after_days=config.noncurrent_versions_expire_after_days,
             removal_policy=self.removal_policy,
-        )
-        skip_cdk_provider(
-            self, "Custom::S3AutoDeleteObjectsCustomResourceProvider", "empties sandbox buckets on delete"
         )
         self.raw_bucket = self._zone_bucket("RawZone", "raw/")
         self.curated_bucket = self._zone_bucket("CuratedZone", "curated/")

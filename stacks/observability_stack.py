@@ -13,7 +13,6 @@ from constructs import Construct
 from stacks.access import import_bucket
 from stacks.audit import AuditTrail
 from stacks.common import dead_letter_queue
-from stacks.compliance import skip_cdk_provider
 from stacks.config import ObservabilityConfig
 
 
@@ -72,7 +71,4 @@ class ObservabilityStack(cdk.Stack):
             log_retention_days=config.trail_log_retention_days,
             expire_after_days=config.trail_expire_after_days,
             removal_policy=removal_policy,
-        )
-        skip_cdk_provider(
-            self, "Custom::S3AutoDeleteObjectsCustomResourceProvider", "empties sandbox audit buckets on delete"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 
 from stacks.api_stack import ApiStack
+from stacks.compliance import skip_cdk_provider
 from stacks.config import StageConfig
 from stacks.data_lake_stack import DataLakeStack
 from stacks.etl_stack import EtlStack
@@ -123,6 +124,10 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         "Monitoring": monitoring,
     }
     for stack in stacks.values():
+        # Any stack with a bucket that empties itself on delete (sandbox stages) has this provider.
+        skip_cdk_provider(
+            stack, "Custom::S3AutoDeleteObjectsCustomResourceProvider", "empties sandbox buckets on delete"
+        )
         cdk.Tags.of(stack).add("project", "ml-pipeline")
         cdk.Tags.of(stack).add("stage", config.name)
     return stacks
