@@ -11,8 +11,10 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.access import role_policy
-from stacks.buckets import access_log_bucket, acknowledge_no_replication
+from stacks.buckets import access_log_bucket, kms_bucket
 from stacks.common import allow_logs_service, retention
+
+NONCURRENT_EXPIRE_AFTER_DAYS = 30
 
 
 class AuditTrail(Construct):
@@ -56,30 +58,21 @@ class AuditTrail(Construct):
             self,
             "AccessLogs",
             expire_after_days=expire_after_days,
-            noncurrent_expire_after_days=30,
+            noncurrent_expire_after_days=NONCURRENT_EXPIRE_AFTER_DAYS,
             removal_policy=removal_policy,
         )
-        self.bucket = s3.Bucket(
+        self.bucket = kms_bucket(
             self,
             "Bucket",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=access_logs,
-            server_access_logs_prefix="trail/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=cdk.Duration.days(expire_after_days), noncurrent_version_expiration=cdk.Duration.days(30)
-                )
-            ],
+            key=self.key,
+            access_logs=access_logs,
+            log_prefix="trail/",
+            lifecycle_rule=s3.LifecycleRule(
+                expiration=cdk.Duration.days(expire_after_days),
+                noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_EXPIRE_AFTER_DAYS),
+            ),
             removal_policy=removal_policy,
-            auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        acknowledge_no_replication(self.bucket)
 
         self.log_group = logs.LogGroup(
             self,

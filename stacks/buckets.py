@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -29,6 +30,39 @@ def acknowledge_no_replication(bucket: s3.Bucket) -> None:
         "HIPAA.Security-S3BucketReplicationEnabled",
     ):
         acknowledge(bucket, rule_id, REPLICATION_REASON)
+
+
+def kms_bucket(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    access_logs: s3.IBucket,
+    log_prefix: str,
+    lifecycle_rule: s3.LifecycleRule,
+    removal_policy: cdk.RemovalPolicy,
+) -> s3.Bucket:
+    """A data bucket: SSE-KMS with a bucket key, Block Public Access, TLS only,
+    versioned, owner-enforced, server access logs under ``log_prefix``, emptied on
+    delete when the stage destroys its data."""
+    bucket = s3.Bucket(
+        scope,
+        construct_id,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        enforce_ssl=True,
+        versioned=True,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=log_prefix,
+        lifecycle_rules=[lifecycle_rule],
+        removal_policy=removal_policy,
+        auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
+    )
+    acknowledge_no_replication(bucket)
+    return bucket
 
 
 def access_log_bucket(

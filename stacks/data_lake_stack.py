@@ -14,7 +14,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.access import allow_bucket, allow_key, finding_id, role_policy
-from stacks.buckets import access_log_bucket, acknowledge_no_replication
+from stacks.buckets import access_log_bucket, kms_bucket
 from stacks.common import allow_logs_service
 from stacks.compliance import acknowledge
 from stacks.config import DataLakeConfig, LakeFormationConfig
@@ -133,32 +133,21 @@ class DataLakeStack(cdk.Stack):
                 transition_after=cdk.Duration.days(self.config.glacier_after_days),
             ),
         ]
-        bucket = s3.Bucket(
+        return kms_bucket(
             self,
             construct_id,
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_log_bucket,
-            server_access_logs_prefix=log_prefix,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="age-out",
-                    transitions=None if expire_days else transitions,
-                    expiration=cdk.Duration.days(expire_days) if expire_days else None,
-                    noncurrent_version_expiration=cdk.Duration.days(self.config.noncurrent_versions_expire_after_days),
-                    abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
-                )
-            ],
+            key=self.key,
+            access_logs=self.access_log_bucket,
+            log_prefix=log_prefix,
+            lifecycle_rule=s3.LifecycleRule(
+                id="age-out",
+                transitions=None if expire_days else transitions,
+                expiration=cdk.Duration.days(expire_days) if expire_days else None,
+                noncurrent_version_expiration=cdk.Duration.days(self.config.noncurrent_versions_expire_after_days),
+                abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
+            ),
             removal_policy=self.removal_policy,
-            auto_delete_objects=self.removal_policy == cdk.RemovalPolicy.DESTROY,
         )
-        acknowledge_no_replication(bucket)
-        return bucket
 
     # --- Lake Formation ------------------------------------------------------------------
 
