@@ -435,14 +435,26 @@ def run_checks(
     stage: StageConfig,
     *,
     required_version: int,
-    include: Iterable[str] = ("bootstrap", "lakeformation", "quota"),
+    include: Iterable[str] = CHECK_NAMES,
 ) -> list[Check]:
     """Every check, in order; later checks are skipped when credentials fail."""
     check, identity = prerequisites.credentials(stage.account)
-    checks = [check]
-    wanted = set(include)
     if identity is None:
-        return checks + [Check(CHECK_NAMES[name], "skip", "needs credentials") for name in sorted(wanted)]
+        return [check, *(Check(CHECK_NAMES[name], "skip", "needs credentials") for name in sorted(set(include)))]
+    return [check, *identity_checks(prerequisites, identity, stage, required_version=required_version, include=include)]
+
+
+def identity_checks(
+    prerequisites: Prerequisites,
+    identity: Identity,
+    stage: StageConfig,
+    *,
+    required_version: int,
+    include: Iterable[str] = CHECK_NAMES,
+) -> list[Check]:
+    """The checks that need working credentials, in order, limited to ``include``."""
+    wanted = set(include)
+    checks: list[Check] = []
     if "bootstrap" in wanted:
         checks += prerequisites.bootstrap(identity, required_version)
     if "lakeformation" in wanted:
@@ -936,9 +948,9 @@ def command_deploy(args: argparse.Namespace, *, deps: Deps) -> int:
         return 1
     checks = [check]
     if not args.skip_checks:
-        checks += prerequisites.bootstrap(identity, required_bootstrap_version(args.assembly))
-        checks.append(prerequisites.lake_formation(identity))
-        checks += prerequisites.sagemaker_quota(stage)
+        checks += identity_checks(
+            prerequisites, identity, stage, required_version=required_bootstrap_version(args.assembly)
+        )
     print(render_checks(stage, region, checks), flush=True)
     if failed(checks):
         print("error: prerequisites not met; nothing was deployed", file=sys.stderr)
@@ -961,7 +973,9 @@ def command_destroy(args: argparse.Namespace, *, deps: Deps) -> int:
     check, identity = prerequisites.credentials(stage.account)
     checks = [check]
     if identity is not None:
-        checks += prerequisites.bootstrap(identity, DEFAULT_BOOTSTRAP_VERSION)
+        checks += identity_checks(
+            prerequisites, identity, stage, required_version=DEFAULT_BOOTSTRAP_VERSION, include=["bootstrap"]
+        )
     print(render_checks(stage, region, checks), flush=True)
     if failed(checks):
         return 1
