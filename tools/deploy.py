@@ -920,7 +920,8 @@ def _session(profile: str | None) -> Any:
     return boto3.Session(profile_name=profile) if profile else boto3.Session()
 
 
-def _prepare(args: argparse.Namespace) -> tuple[StageConfig, str, Any]:
+def prepare_stage(args: argparse.Namespace) -> tuple[StageConfig, str, Any]:
+    """The stage config, its region and a boto3 session from ``--stage``, ``--region``, ``--profile``."""
     session = _session(args.profile)
     stage = load_stage_config(args.stage)
     region = stage_region(stage, args.region or session.region_name)
@@ -928,7 +929,7 @@ def _prepare(args: argparse.Namespace) -> tuple[StageConfig, str, Any]:
 
 
 def command_check(args: argparse.Namespace, *, deps: Deps) -> int:
-    stage, region, session = _prepare(args)
+    stage, region, session = prepare_stage(args)
     prerequisites = deps.prerequisites(session, region)
     checks = run_checks(prerequisites, stage, required_version=required_bootstrap_version(args.assembly))
     print(render_checks(stage, region, checks))
@@ -936,7 +937,7 @@ def command_check(args: argparse.Namespace, *, deps: Deps) -> int:
 
 
 def command_deploy(args: argparse.Namespace, *, deps: Deps) -> int:
-    stage, region, session = _prepare(args)
+    stage, region, session = prepare_stage(args)
     prerequisites = deps.prerequisites(session, region)
     check, identity = prerequisites.credentials(stage.account)
     if identity is None:
@@ -965,7 +966,7 @@ def command_deploy(args: argparse.Namespace, *, deps: Deps) -> int:
 
 
 def command_destroy(args: argparse.Namespace, *, deps: Deps) -> int:
-    stage, region, session = _prepare(args)
+    stage, region, session = prepare_stage(args)
     if not stage.sandbox and args.confirm != stage.name:
         print(refusal(stage, args.assembly), file=sys.stderr)
         return 2

@@ -463,16 +463,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    import boto3
     from botocore.exceptions import BotoCoreError, NoCredentialsError
 
     from stacks.config import ConfigError
-    from tools.deploy import load_stage_config, stage_region
+    from tools.deploy import prepare_stage
 
-    session = boto3.Session(profile_name=args.profile) if args.profile else boto3.Session()
     try:
-        stage = load_stage_config(args.stage)
-        region = stage_region(stage, args.region or session.region_name)
+        stage, region, session = prepare_stage(args)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
