@@ -16,7 +16,6 @@ GOVERNED = (
     LOCATION,
     *GRANTS,
     "AWS::LakeFormation::DataCellsFilter",
-    "AWS::LakeFormation::TagAssociation",
 )
 
 

@@ -36,11 +36,11 @@ def _by_tags(grant: Resource) -> bool:
 
 
 def check(stack: Stack) -> Iterator[Outcome]:
+    locations = {loc.logical_id for loc in stack.of_type(LOCATION)}
     for grant in stack.of_type(*GRANTS):
         needed = _named_databases(stack, grant)
         if _by_tags(grant):
             needed |= {a.logical_id for a in stack.of_type(TAG_ASSOCIATION)}
-        locations = {loc.logical_id for loc in stack.of_type(LOCATION)}
         missing = sorted(n for n in needed | locations if not stack.depends_on(grant.logical_id, n))
         problems = []
         if missing:
