@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from readiness.report import sarif_log
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV_VENV = ROOT / ".venv-checkov"
 
@@ -187,22 +189,12 @@ def cfn_lint_sarif(matches: Sequence[dict[str, Any]]) -> dict[str, Any]:
                 ],
             }
         )
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "cfn-lint",
-                        "informationUri": "https://github.com/aws-cloudformation/cfn-lint",
-                        "rules": list(rules.values()),
-                    }
-                },
-                "results": results,
-            }
-        ],
+    driver = {
+        "name": "cfn-lint",
+        "informationUri": "https://github.com/aws-cloudformation/cfn-lint",
+        "rules": list(rules.values()),
     }
+    return sarif_log(driver, results)
 
 
 def _ignore_directives(template: Path) -> int:

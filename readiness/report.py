@@ -13,6 +13,11 @@ from readiness.model import Assembly
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 
+def sarif_log(driver: dict[str, Any], results: list[dict[str, Any]]) -> dict[str, Any]:
+    """A SARIF 2.1.0 log of one tool run: its driver (name, rules...) and results."""
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
+
+
 def table(rows: Sequence[Sequence[str]]) -> str:
     """A plain-text table with a header row and aligned columns."""
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
@@ -106,11 +111,7 @@ def sarif(
         }
         for r in rules
     ]
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "cdk-deploy-readiness", "rules": driver_rules}}, "results": results}],
-    }
+    return sarif_log({"name": "cdk-deploy-readiness", "rules": driver_rules}, results)
 
 
 def write_json(path: Path, document: Any) -> None:

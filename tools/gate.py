@@ -30,7 +30,7 @@ from readiness import RULES, Assembly, Finding, Status, evaluate
 from readiness.core import rule_status
 from readiness.linters import Linters, LintResult
 from readiness.packs import PackEvaluation, evaluate_packs
-from readiness.report import by_rule, location, sarif, table, violations, write_json
+from readiness.report import by_rule, location, sarif, sarif_log, table, violations, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build" / "gate"
@@ -115,11 +115,7 @@ def nag_sarif(evaluations: Sequence[tuple[PackEvaluation, Assembly]]) -> dict[st
                 if reason is not None:
                     item["suppressions"] = [{"kind": "inSource", "justification": reason}]
                 results.append(item)
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "cdk-nag", "rules": list(rules.values())}}, "results": results}],
-    }
+    return sarif_log({"name": "cdk-nag", "rules": list(rules.values())}, results)
 
 
 def main(argv: list[str] | None = None) -> int:
