@@ -47,17 +47,13 @@ def _regions(assembly: Path) -> set[str]:
 
 
 def _cell(result: RuleResult) -> str:
-    applicable = len(
-        {p for p in result.compliant}
-        | {p for p, _ in result.acknowledged}
-        | {f.rsplit(": ", 1)[0] for f in result.failed}
-    )
+    flagged = {p for p, _ in result.acknowledged} | {f.rsplit(": ", 1)[0] for f in result.failed}
+    applicable = len(set(result.compliant) | flagged)
     if result.status == "not applicable":
         return "not applicable"
     if result.status == "compliant":
         return f"compliant ({applicable})"
-    flagged = len({p for p, _ in result.acknowledged} | {f.rsplit(": ", 1)[0] for f in result.failed})
-    return f"{result.status} ({flagged} of {applicable})"
+    return f"{result.status} ({len(flagged)} of {applicable})"
 
 
 def _table(rows: list[list[str]]) -> str:

@@ -159,7 +159,7 @@ def visible(stack: Stack, logical_id: str) -> str | None:
     if logical_id in stack.nodes:
         return logical_id
     kind = stack.resources.get(logical_id, {}).get("Type", "")
-    if kind in FOLDED and kind in FOLDED_WITH_ARROWS and logical_id in stack.folded.get(kind, []):
+    if kind in FOLDED_WITH_ARROWS and logical_id in stack.folded.get(kind, []):
         return fold_key(kind)
     return None
 
