@@ -39,8 +39,6 @@ from housing_etl.split import (
     VALIDATION_CHANNEL,
     channel,
     channel_path,
-    is_validation,
-    split_train_validation,
 )
 from housing_etl.standardise import is_valid_record, standardise
 from housing_etl.storage import (
@@ -224,17 +222,17 @@ def build_training_data(
     rows, then one CSV write that puts each row in its channel's folder.
     """
     label = F.col(contract.label.name)
+    channels = curated.withColumn(CHANNEL_COLUMN, channel(validation_fraction, seed))
+    held_out = F.col(CHANNEL_COLUMN) == F.lit(VALIDATION_CHANNEL)
     observation = Observation()
-    counted = curated.observe(
+    counted = channels.observe(
         observation,
         F.count(F.when(label.isNull(), 1)).alias("unlabeled"),
-        F.count(F.when(label.isNotNull() & is_validation(validation_fraction, seed), 1)).alias("validation"),
+        F.count(F.when(label.isNotNull() & held_out, 1)).alias("validation"),
     )
-    fit_rows, _ = split_train_validation(counted.where(label.isNotNull()), validation_fraction, seed)
-    stats = fit_scaler(fit_rows, contract, scaling_method)
+    stats = fit_scaler(counted.where(label.isNotNull() & ~held_out), contract, scaling_method)
     metrics = observed_metrics(observation, OBSERVATION_TIMEOUT_SECONDS)
     write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
-    channels = curated.withColumn(CHANNEL_COLUMN, channel(validation_fraction, seed))
     write_training_csv(feature_matrix(channels, contract, stats, keep=[CHANNEL_COLUMN]), outputs.training)
     counts = TrainingCounts(
         unlabeled=int(metrics["unlabeled"]),
