@@ -11,6 +11,7 @@ import readiness.rules
 from readiness import RULES, Assembly, Status, evaluate
 from readiness.__main__ import main
 from readiness.model import references
+from tests.assemblies import write_assembly as write_stacks
 from tests.readiness.helpers import arn, ref, res, template
 from tests.synth import SynthesizedStage
 
@@ -59,20 +60,9 @@ def test_every_stage_is_deploy_ready(every_stage: SynthesizedStage) -> None:
 
 
 def write_assembly(directory: Path, template_body: dict[str, object]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Bad.template.json").write_text(json.dumps(template_body, indent=1), encoding="utf-8")
-    manifest = {
-        "version": "55.0.0",
-        "artifacts": {
-            "Bad": {
-                "type": "aws:cloudformation:stack",
-                "environment": "aws://unknown-account/us-east-1",
-                "properties": {"templateFile": "Bad.template.json"},
-            }
-        },
-    }
-    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return directory
+    return write_stacks(
+        directory, {"Bad": template_body}, environment="aws://unknown-account/us-east-1", version="55.0.0", indent=1
+    )
 
 
 def test_command_line_fails_with_rule_path_and_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, NoCredentialsError
 
+from tests.assemblies import write_assembly as write_stacks
 from tests.synth import ROOT, SynthesizedStage
 from tools import deploy
 from tools.deploy import Check, Deps, Identity, Prerequisites, StageStacks, run_checks
@@ -436,14 +437,7 @@ def write_stage_assembly(directory: Path, stage: str) -> None:
         },
         f"MlPipeline-{stage}-Api": {"Resources": {"ApiF70053CD": {"Type": "AWS::ApiGateway::RestApi"}}},
     }
-    artifacts: dict[str, Any] = {}
-    for name, template in templates.items():
-        (directory / f"{name}.template.json").write_text(json.dumps(template), encoding="utf-8")
-        artifacts[name] = {
-            "type": "aws:cloudformation:stack",
-            "properties": {"templateFile": f"{name}.template.json", "requiresBootstrapStackVersion": 6},
-        }
-    (directory / "manifest.json").write_text(json.dumps({"version": "1", "artifacts": artifacts}), encoding="utf-8")
+    write_stacks(directory, templates, properties={"requiresBootstrapStackVersion": 6})
 
 
 def fake_deps(recorder: Recorder, checks: Prerequisites, cloudformation: Any = None) -> Deps:

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.assemblies import write_assembly as write_stacks
 from tests.synth import ROOT, SynthesizedStage
 from tools import diagram
 
@@ -92,17 +93,8 @@ def test_cdk_internals_iam_and_log_groups_are_left_out(rendered: str) -> None:
 
 
 def write_assembly(directory: Path, stacks: dict[str, tuple[dict[str, Any], list[str]]]) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    artifacts: dict[str, Any] = {}
-    for name, (template, dependencies) in stacks.items():
-        (directory / f"{name}.template.json").write_text(json.dumps(template), encoding="utf-8")
-        artifacts[name] = {
-            "type": "aws:cloudformation:stack",
-            "properties": {"templateFile": f"{name}.template.json"},
-            "dependencies": dependencies,
-        }
-    (directory / "manifest.json").write_text(json.dumps({"version": "1", "artifacts": artifacts}), encoding="utf-8")
-    return directory
+    templates = {name: template for name, (template, _) in stacks.items()}
+    return write_stacks(directory, templates, dependencies={name: deps for name, (_, deps) in stacks.items()})
 
 
 TWO_STACKS: dict[str, tuple[dict[str, Any], list[str]]] = {

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.assemblies import write_assembly as write_stacks
 from tests.synth import SynthesizedStage
 from tools import synth_summary
 from tools.synth_summary import summarise
@@ -113,19 +113,7 @@ def test_each_stack_fits_about_one_screen(sandbox: SynthesizedStage, summary: st
 
 
 def write_assembly(directory: Path, resources: dict[str, Any], *, protected: bool = False) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "Demo.template.json").write_text(json.dumps({"Resources": resources}), encoding="utf-8")
-    manifest = {
-        "version": "1",
-        "artifacts": {
-            "Demo": {
-                "type": "aws:cloudformation:stack",
-                "properties": {"templateFile": "Demo.template.json", "terminationProtection": protected},
-            }
-        },
-    }
-    (directory / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
-    return directory
+    return write_stacks(directory, {"Demo": {"Resources": resources}}, properties={"terminationProtection": protected})
 
 
 OPEN_STACK: dict[str, Any] = {
