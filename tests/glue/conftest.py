@@ -57,12 +57,8 @@ def fixture_run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
     """
     from housing_etl.pipeline import run_pipeline
 
-    from tests.glue.fixtures import RAW_EVENTS
-
     root = tmp_path_factory.mktemp("pipeline")
-    events = root / "raw" / "events"
-    write_ndjson(events / "event_date=2026-01-01" / "home_type=detached" / "part-0.json.gz", RAW_EVENTS[:6])
-    write_ndjson(events / "event_date=2026-01-03" / "home_type=condo" / "part-1.json.gz", RAW_EVENTS[6:])
+    events = write_fixture_raw_zone(root / "raw" / "events")
     counts = run_pipeline(spark, str(events), str(root / "out"), "robust", 0.2, 0)
     return events, root / "out", counts
 
@@ -86,3 +82,12 @@ def write_ndjson(path: Path, lines: list[Any]) -> Path:
 def read_csv(folder: str | Path) -> list[list[str]]:
     """The rows of every CSV part file in a folder (one training channel), in file order."""
     return [row for part in sorted(Path(folder).glob("part-*.csv")) for row in csv.reader(part.open())]
+
+
+def write_fixture_raw_zone(events: Path) -> Path:
+    """The hand-worked fixture as two gzip files in raw-zone partition folders below ``events``."""
+    from tests.glue.fixtures import RAW_EVENTS
+
+    write_ndjson(events / "event_date=2026-01-01" / "home_type=detached" / "part-0.json.gz", RAW_EVENTS[:6])
+    write_ndjson(events / "event_date=2026-01-03" / "home_type=condo" / "part-1.json.gz", RAW_EVENTS[6:])
+    return events

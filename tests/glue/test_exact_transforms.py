@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 import contracts
 from contracts.features import build_statistics
-from tests.glue.conftest import write_ndjson
+from tests.glue.conftest import write_fixture_raw_zone, write_ndjson
 from tests.glue.fixtures import CURATED, CURATED_COLUMNS, RAW_EVENTS
 
 pytestmark = pytest.mark.spark
@@ -44,10 +44,8 @@ CURATED_TYPES = [
 @pytest.fixture(scope="module")
 def raw(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The fixture split over two gzip files in raw-zone partition folders."""
-    root = tmp_path_factory.mktemp("raw") / "events"
-    write_ndjson(root / "event_date=2026-01-01" / "home_type=detached" / "a.json.gz", RAW_EVENTS[:6])
-    write_ndjson(root / "event_date=2026-01-03" / "home_type=condo" / "b.json.gz", RAW_EVENTS[6:])
-    return read_raw_events(spark, str(root)).cache()
+    events = write_fixture_raw_zone(tmp_path_factory.mktemp("raw") / "events")
+    return read_raw_events(spark, str(events)).cache()
 
 
 @pytest.fixture(scope="module")
