@@ -19,6 +19,7 @@ from stacks.common import allow_logs_service, retention
 from stacks.compliance import acknowledge, skip_checkov
 from stacks.config import ApiConfig
 from stacks.inference_stack import FEATURE_STATISTICS
+from stacks.names import waf_log_group_name
 from stacks.python_function import PythonFunction
 
 STAGE_NAME = "v1"
@@ -263,7 +264,7 @@ class ApiStack(cdk.Stack):
         waf_logs = logs.LogGroup(
             self,
             "WafLogs",
-            log_group_name=f"aws-waf-logs-{self.stack_name}",
+            log_group_name=waf_log_group_name(self.stack_name),
             encryption_key=self.key,
             retention=retention(self.config.function.log_retention_days),
             removal_policy=cdk.RemovalPolicy.DESTROY,

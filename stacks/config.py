@@ -12,10 +12,26 @@ Defaults live on the dataclasses; a stage only lists what it changes.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import math
 import re
 import types
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+from contracts.time_budget import GATEWAY_TIMEOUT_SECONDS, MIN_FUNCTION_TIMEOUT_SECONDS
+from stacks import image_uris, instance_types, names
+from stacks.identifiers import (
+    IAM_ARN_PATTERN,
+    email_problem,
+    iam_arn_partition,
+    iam_arn_problem,
+    iam_principal_key,
+    mailbox_key,
+)
+from stacks.regions import REGION_PATTERN, partition_of, region_problem
+from stacks.schedules import schedule_problem
 
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
@@ -42,17 +58,34 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
-ARN_PATTERN = r"arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+"
+MAX_SHOWN_VALUE = 200
+MAX_SHOWN_REASON = 1000
+
+
+def one_line(text: str, limit: int) -> str:
+    """`text` on one line (newlines, controls and bidi marks escaped), shortened to `limit` characters."""
+    text = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
 class ConfigError(ValueError):
-    """A stage setting is unknown, mistyped or out of range."""
+    """A stage setting is unknown, mistyped or out of range.
+
+    The message is one line whatever the input: key paths and reasons are printed with
+    control characters escaped, values as (shortened) Python literals.
+    """
 
     def __init__(self, path: str, value: Any, allowed: str) -> None:
-        super().__init__(f"invalid stage config: {path} = {value!r}: {allowed}")
+        super().__init__(
+            f"invalid stage config: {one_line(path, MAX_SHOWN_REASON)} = {one_line(repr(value), MAX_SHOWN_VALUE)}: "
+            f"{one_line(allowed, MAX_SHOWN_REASON)}"
+        )
         self.path = path
         self.value = value
         self.allowed = allowed
+
+
+Check = Callable[[Any], "str | None"]
 
 
 def rule(
@@ -61,14 +94,61 @@ def rule(
     max: float | None = None,
     pattern: str | None = None,
     choices: tuple[Any, ...] | None = None,
+    check: Check | None = None,
+    unique: Callable[[Any], Hashable] | None = None,
+    fixed: bool = False,
     doc: str = "",
 ) -> dict[str, Any]:
-    """Field metadata the loader enforces: numeric range, regex pattern or fixed choices."""
-    return {"min": min, "max": max, "pattern": pattern, "choices": choices, "doc": doc}
+    """Field metadata the loader enforces.
+
+    `min`/`max` bound numbers, `pattern` (ASCII, whole value) and `choices` constrain
+    values, `check` returns why a value is refused (None when it is fine), `unique` keys
+    the items of a list that must not repeat, and `fixed` marks a field the loader sets
+    itself (the stage name comes from the key of its block, not from inside it).
+    """
+    return {
+        "min": min,
+        "max": max,
+        "pattern": pattern,
+        "choices": choices,
+        "check": check,
+        "unique": unique,
+        "fixed": fixed,
+        "doc": doc,
+    }
 
 
 def setting(default: Any, **kwargs: Any) -> Any:
     return field(default=default, metadata=rule(**kwargs))
+
+
+# Every subnet is a /22 (1,019 usable addresses per AZ); the VPC must hold one per AZ.
+SUBNET_PREFIX_LENGTH = 22
+PRIVATE_NETWORKS = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+CIDR_RULE = (
+    "an IPv4 network inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, written without host bits, "
+    f"prefix /16 (VPC maximum) to /{SUBNET_PREFIX_LENGTH - 1} (room for az_count /{SUBNET_PREFIX_LENGTH} subnets)"
+)
+
+
+def private_network_problem(value: str) -> str | None:
+    try:
+        network = ipaddress.IPv4Network(value)
+    except ValueError as error:
+        return f"must be {CIDR_RULE}: {error}"
+    if str(network) != value:
+        return f"must be {CIDR_RULE}, written as {network}"
+    if not any(network.subnet_of(private) for private in PRIVATE_NETWORKS):
+        return f"must be {CIDR_RULE}: {network} is not a private range"
+    if not 16 <= network.prefixlen < SUBNET_PREFIX_LENGTH:
+        return f"must be {CIDR_RULE}: /{network.prefixlen} is outside /16 to /{SUBNET_PREFIX_LENGTH - 1}"
+    return None
+
+
+def _instance_type_problem(value: str) -> str | None:
+    if instance_types.parse(value) is None:
+        return f"must be a SageMaker instance type matching {instance_types.INSTANCE_TYPE_PATTERN}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -76,8 +156,19 @@ class NetworkConfig:
     """VPC shape: isolated subnets only, so every AWS API is reached via VPC endpoints."""
 
     az_count: int = setting(2, min=2, max=6, doc="Availability Zones the VPC spans")
-    cidr: str = setting("10.40.0.0/16", pattern=r"\d{1,3}(\.\d{1,3}){3}/(1[6-9]|2[0-4])")
+    cidr: str = setting("10.40.0.0/16", check=private_network_problem, doc=CIDR_RULE)
     flow_log_retention_days: int = setting(90, choices=LOG_RETENTION_DAYS)
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        prefix = int(self.cidr.rsplit("/", 1)[1])
+        if 2 ** (SUBNET_PREFIX_LENGTH - prefix) < self.az_count:
+            widest = SUBNET_PREFIX_LENGTH - math.ceil(math.log2(self.az_count))
+            raise ConfigError(
+                f"{path}.cidr",
+                self.cidr,
+                f"holds {2 ** (SUBNET_PREFIX_LENGTH - prefix)} /{SUBNET_PREFIX_LENGTH} subnets, fewer than "
+                f"az_count ({self.az_count}); use a prefix of /{widest} or shorter",
+            )
 
 
 @dataclass(frozen=True)
@@ -110,7 +201,25 @@ class DataLakeConfig:
 class LakeFormationConfig:
     """Extra Lake Formation administrators besides the CDK deployment role."""
 
-    admin_arns: tuple[str, ...] = setting((), pattern=ARN_PATTERN, doc="IAM role or user ARNs")
+    admin_arns: tuple[str, ...] = setting(
+        (),
+        check=iam_arn_problem,
+        unique=iam_principal_key,
+        doc=f"IAM role or user ARNs {IAM_ARN_PATTERN} in the stage's partition, each principal once",
+    )
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        check_partition(self.admin_arns, f"{path}.admin_arns", stage)
+
+
+def check_partition(arns: tuple[str, ...], path: str, stage: StageConfig) -> None:
+    """Principals of another partition cannot be granted anything in the stage's region."""
+    expected = partition_of(stage.region or "")
+    for i, arn in enumerate(arns):
+        if expected and iam_arn_partition(arn) != expected:
+            raise ConfigError(
+                f"{path}[{i}]", arn, f"must be in the partition of region {stage.region} (arn:{expected}:...)"
+            )
 
 
 @dataclass(frozen=True)
@@ -165,7 +274,10 @@ class EtlConfig:
     timeout_minutes: int = setting(60, min=1, max=2880)
     max_retries: int = setting(1, min=0, max=10)
     schedule: str = setting(
-        "cron(0 3 * * ? *)", pattern=r"cron\(\S+ \S+ \S+ \S+ \S+ \S+\)", doc="EventBridge cron, UTC"
+        "cron(0 3 * * ? *)",
+        check=lambda value: schedule_problem(value, rate=False, min_interval_minutes=5),
+        doc="cron(minutes hours day-of-month month day-of-week year) in UTC; Glue triggers take cron "
+        "only, at most every 5 minutes, with exactly one of the day fields '?'",
     )
     scaling_method: Literal["standard", "minmax", "maxabs", "robust"] = setting(
         "standard", choices=("standard", "minmax", "maxabs", "robust")
@@ -181,7 +293,9 @@ class ApiConfig:
     authorization: Literal["iam", "api_key"] = setting("iam", choices=("iam", "api_key"), doc="SigV4 by default")
     max_batch_size: int = setting(100, min=1, max=1000, doc="instances per request")
     max_body_bytes: int = setting(262144, min=1024, max=6291456, doc="request body limit enforced by the Lambda")
-    throttle_rate_limit: float = setting(50.0, min=1.0, max=10000.0, doc="steady requests per second for the stage")
+    throttle_rate_limit: float = setting(
+        50.0, min=1.0, max=5000.0, doc="steady requests per second for the stage, at most throttle_burst_limit"
+    )
     throttle_burst_limit: int = setting(100, min=1, max=5000)
     waf_rate_limit: int = setting(1000, min=10, max=2000000000, doc="requests per IP per 5 minutes before WAF blocks")
     usage_plan_daily_quota: int = setting(100000, min=1, max=100000000, doc="api_key mode only")
@@ -195,11 +309,14 @@ class ApiConfig:
     )
 
     def check(self, path: str, stage: StageConfig) -> None:
-        if self.function.timeout_seconds > 29:
+        timeout = self.function.timeout_seconds
+        if not MIN_FUNCTION_TIMEOUT_SECONDS <= timeout <= GATEWAY_TIMEOUT_SECONDS:
             raise ConfigError(
                 f"{path}.function.timeout_seconds",
-                self.function.timeout_seconds,
-                "must be at most 29: API Gateway ends integrations after 29 seconds",
+                timeout,
+                f"must be between {MIN_FUNCTION_TIMEOUT_SECONDS} and {GATEWAY_TIMEOUT_SECONDS}: API Gateway ends "
+                f"integrations after {GATEWAY_TIMEOUT_SECONDS} seconds, and the predict function needs "
+                f"{MIN_FUNCTION_TIMEOUT_SECONDS} for one endpoint attempt besides its own work",
             )
         if self.throttle_burst_limit < self.throttle_rate_limit:
             raise ConfigError(
@@ -214,7 +331,11 @@ class ObservabilityConfig:
     """Where alarms go, the audit trail, and the alarm thresholds of each pipeline stage."""
 
     alarm_emails: tuple[str, ...] = setting(
-        (), pattern=r"[^@\s]+@[^@\s]+\.[a-z]{2,}", doc="e-mail subscriptions of the alarm topic"
+        (),
+        check=email_problem,
+        unique=mailbox_key,
+        doc="e-mail addresses local@domain.tld (at most 254 characters) subscribed to the alarm topic, each "
+        "once (compared case-insensitively)",
     )
     trail_log_retention_days: int = setting(365, choices=LOG_RETENTION_DAYS)
     trail_expire_after_days: int = setting(365, min=1, max=3650, doc="trail and access-log objects")
@@ -228,44 +349,45 @@ class ObservabilityConfig:
     api_latency_p99_ms: int = setting(3000, min=1, max=29000)
 
 
-# Instance families with local NVMe instance storage: SageMaker rejects a KMS volume key on them.
-NVME_INSTANCE_FAMILIES = (
-    "ml.c5d",
-    "ml.m5d",
-    "ml.r5d",
-    "ml.g4dn",
-    "ml.g5",
-    "ml.g6",
-    "ml.g6e",
-    "ml.p3dn",
-    "ml.p4d",
-    "ml.p4de",
-    "ml.p5",
-    "ml.trn1",
-    "ml.inf2",
-)
-INSTANCE_TYPE_PATTERN = r"ml\.[a-z0-9]+\.[0-9]*x?large|ml\.[a-z0-9]+\.(medium|large|xlarge)"
-
-
 @dataclass(frozen=True)
 class VariantConfig:
     """One production variant: its traffic weight and autoscaling bounds."""
 
-    name: str = setting("primary", pattern=r"[A-Za-z0-9](-*[A-Za-z0-9]){0,62}")
+    name: str = setting(
+        "primary",
+        pattern=r"[A-Za-z0-9](-*[A-Za-z0-9]){0,62}",
+        doc="SageMaker variant name; names must differ in more than case and hyphens",
+    )
     weight: float = setting(1.0, min=0.0, max=1.0, doc="relative share of traffic")
-    instance_type: str = setting("ml.m5.large", pattern=INSTANCE_TYPE_PATTERN)
-    min_capacity: int = setting(2, min=1, max=100)
+    instance_type: str = setting(
+        "ml.m5.large",
+        check=_instance_type_problem,
+        doc="a SageMaker instance type ml.<family>.<size>, e.g. ml.m5.large",
+    )
+    min_capacity: int = setting(
+        2, min=1, max=100, doc="1 only on sandbox stages with autoscaling: false (RDY-SM7 needs 2 to autoscale)"
+    )
     max_capacity: int = setting(4, min=1, max=100)
     model_data_url: str | None = setting(
-        None, pattern=r"s3://[a-z0-9.-]{3,63}/.+\.tar\.gz", doc="defaults to the built model asset"
+        None,
+        pattern=r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\x00-\x1f\x7f]{1,900}\.tar\.gz",
+        doc="defaults to the built model asset",
     )
+
+
+MAX_VARIANTS = 10  # production variants per SageMaker endpoint config
 
 
 @dataclass(frozen=True)
 class InferenceConfig:
     """SageMaker real-time endpoint: variants, autoscaling, data capture, alarms."""
 
-    xgboost_version: str = setting("1.7-1", pattern=r"\d+\.\d+-\d+")
+    xgboost_version: str = setting(
+        image_uris.DEFAULT_VERSION,
+        choices=tuple(image_uris.cached_versions()),
+        doc="versions in stacks/xgboost_image_uris.json; add one SageMaker publishes with "
+        "`python -m stacks.image_uris --refresh --versions <all cached> <new>`",
+    )
     image_uri: str | None = setting(
         None,
         pattern=r"\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[\w./-]+:[\w.-]+",
@@ -279,60 +401,93 @@ class InferenceConfig:
     scale_in_cooldown_seconds: int = setting(300, min=0, max=3600)
     scale_out_cooldown_seconds: int = setting(60, min=0, max=3600)
     data_capture_percentage: int = setting(20, min=0, max=100)
-    volume_encryption: bool = setting(True, doc="encrypt the ML storage volume with the inference CMK")
+    volume_encryption: bool = setting(
+        True,
+        doc="encrypt the ML storage volume with the inference CMK; false only with an NVMe instance type, "
+        "whose instance storage SageMaker encrypts with a hardware key (the compliance finding is acknowledged)",
+    )
     latency_p99_ms: int = setting(500, min=1, max=60000)
     invocation_5xx_threshold: int = setting(5, min=1, max=100000)
     model_error_threshold: int = setting(5, min=1, max=100000)
     cpu_utilization_percent: int = setting(80, min=1, max=10000, doc="summed over vCPUs, so it may exceed 100")
 
     def check(self, path: str, stage: StageConfig) -> None:
-        if not self.variants:
-            raise ConfigError(f"{path}.variants", [], "must list at least one production variant")
-        names = [v.name for v in self.variants]
-        if len(set(names)) != len(names):
-            raise ConfigError(f"{path}.variants", names, "variant names must be unique")
+        if not 1 <= len(self.variants) <= MAX_VARIANTS:
+            raise ConfigError(
+                f"{path}.variants", len(self.variants), f"must list 1 to {MAX_VARIANTS} production variants"
+            )
+        seen: dict[str, int] = {}
+        for i, variant in enumerate(self.variants):
+            key = names.variant_id(variant.name)
+            if key in seen:
+                raise ConfigError(
+                    f"{path}.variants[{i}].name",
+                    variant.name,
+                    f"must differ from variants[{seen[key]}].name in more than case and hyphens: both name the "
+                    f"constructs of variant {key!r}",
+                )
+            seen[key] = i
         if sum(v.weight for v in self.variants) <= 0:
             raise ConfigError(
                 f"{path}.variants", [v.weight for v in self.variants], "weights must add up to more than 0"
             )
         for i, variant in enumerate(self.variants):
-            where = f"{path}.variants[{i}]"
-            if variant.min_capacity > variant.max_capacity:
-                raise ConfigError(
-                    f"{where}.min_capacity",
-                    variant.min_capacity,
-                    f"must not exceed max_capacity ({variant.max_capacity})",
-                )
-            if variant.min_capacity < 2 and not stage.sandbox:
-                raise ConfigError(
-                    f"{where}.min_capacity",
-                    variant.min_capacity,
-                    "must be at least 2 outside sandbox stages, so SageMaker spreads instances over Availability Zones",
-                )
-            if self.autoscaling and variant.instance_type.startswith("ml.t"):
-                raise ConfigError(
-                    f"{where}.instance_type",
-                    variant.instance_type,
-                    "burstable (ml.t*) instances cannot autoscale; pick another type or set autoscaling: false",
-                )
-            family = variant.instance_type.rsplit(".", 1)[0]
-            if self.volume_encryption and family in NVME_INSTANCE_FAMILIES:
-                raise ConfigError(
-                    f"{where}.instance_type",
-                    variant.instance_type,
-                    "has NVMe instance storage, which rejects a KMS volume key; pick a type outside "
-                    f"{list(NVME_INSTANCE_FAMILIES)} or set volume_encryption: false",
-                )
+            self._check_variant(f"{path}.variants[{i}]", variant, stage)
+        if not self.volume_encryption and not any(instance_types.has_nvme(v.instance_type) for v in self.variants):
+            raise ConfigError(
+                f"{path}.volume_encryption",
+                False,
+                "may be false only when a variant's instance type has NVMe instance storage (SageMaker rejects "
+                "a KMS volume key there); otherwise every compliance pack requires the key",
+            )
+
+    def _check_variant(self, where: str, variant: VariantConfig, stage: StageConfig) -> None:
+        if variant.min_capacity > variant.max_capacity:
+            raise ConfigError(
+                f"{where}.min_capacity", variant.min_capacity, f"must not exceed max_capacity ({variant.max_capacity})"
+            )
+        if variant.min_capacity < 2 and not stage.sandbox:
+            raise ConfigError(
+                f"{where}.min_capacity",
+                variant.min_capacity,
+                "must be at least 2 outside sandbox stages, so SageMaker spreads instances over Availability Zones",
+            )
+        if variant.min_capacity < 2 and self.autoscaling:
+            raise ConfigError(
+                f"{where}.min_capacity",
+                variant.min_capacity,
+                "must be at least 2 while autoscaling is on (readiness rule RDY-SM7: one instance cannot span "
+                "Availability Zones); a sandbox may run 1 instance with autoscaling: false",
+            )
+        parsed = instance_types.parse(variant.instance_type)
+        if self.autoscaling and parsed is not None and parsed.burstable:
+            raise ConfigError(
+                f"{where}.instance_type",
+                variant.instance_type,
+                "is burstable (ml.t*), which cannot autoscale; pick another type or set autoscaling: false",
+            )
+        if self.volume_encryption and parsed is not None and parsed.nvme:
+            raise ConfigError(
+                f"{where}.instance_type",
+                variant.instance_type,
+                "has NVMe instance storage, which rejects a KMS volume key; pick a type without instance storage "
+                "or set volume_encryption: false (SageMaker encrypts instance storage with a hardware key)",
+            )
 
 
 @dataclass(frozen=True)
 class StageConfig:
     """Everything one stage deploys with. Built by :func:`load_stage`."""
 
-    name: str
+    name: str = field(metadata=rule(check=names.stage_name_problem, fixed=True, doc=names.STAGE_NAME_RULE))
     sandbox: bool = setting(False, doc="sandbox stages may be destroyed completely")
-    account: str | None = setting(None, pattern=r"\d{12}")
-    region: str | None = setting(None, pattern=r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+    account: str | None = setting(None, pattern=r"[0-9]{12}", doc="else CDK_DEFAULT_ACCOUNT")
+    region: str | None = setting(
+        None,
+        pattern=REGION_PATTERN,
+        check=region_problem,
+        doc="required here or in CDK_DEFAULT_REGION; a region botocore knows with a cached XGBoost image",
+    )
     network: NetworkConfig = field(default_factory=NetworkConfig)
     data_lake: DataLakeConfig = field(default_factory=DataLakeConfig)
     lake_formation: LakeFormationConfig = field(default_factory=LakeFormationConfig)
@@ -346,11 +501,10 @@ class StageConfig:
     def termination_protection(self) -> bool:
         return not self.sandbox
 
-    def check(self, path: str, stage: StageConfig) -> None:
-        for f in dataclasses.fields(self):
-            section = getattr(self, f.name)
-            if dataclasses.is_dataclass(section) and hasattr(section, "check"):
-                section.check(f"{path}.{f.name}", self)
+
+def _settable(cls: Any) -> list[dataclasses.Field[Any]]:
+    """The fields a stage block may set (not the ones the loader fills in itself)."""
+    return [f for f in dataclasses.fields(cls) if not f.metadata.get("fixed")]
 
 
 def _type_name(tp: Any) -> str:
@@ -362,7 +516,7 @@ def _type_name(tp: Any) -> str:
     if origin in (Union, types.UnionType):
         return " or ".join(_type_name(a) for a in get_args(tp))
     if dataclasses.is_dataclass(tp):
-        return f"an object with keys {sorted(f.name for f in dataclasses.fields(tp))}"
+        return f"an object with keys {sorted(f.name for f in _settable(tp))}"
     return {int: "an integer", float: "a number", str: "a string", bool: "true or false", type(None): "null"}.get(
         tp, str(tp)
     )
@@ -396,15 +550,17 @@ def _convert(tp: Any, value: Any, path: str, meta: dict[str, Any], base: Any = N
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise ConfigError(path, value, _allowed(tp, meta))
-        return tuple(_convert(get_args(tp)[0], v, f"{path}[{i}]", meta) for i, v in enumerate(value))
+        items = tuple(_convert(get_args(tp)[0], v, f"{path}[{i}]", meta) for i, v in enumerate(value))
+        _check_unique(items, path, meta)
+        return items
     if origin is Literal:
-        if value not in get_args(tp):
+        if not isinstance(value, str | int | bool) or value not in get_args(tp):
             raise ConfigError(path, value, _allowed(tp, meta))
         return value
     ok = {
         bool: isinstance(value, bool),
         int: isinstance(value, int) and not isinstance(value, bool),
-        float: isinstance(value, int | float) and not isinstance(value, bool),
+        float: isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value),
         str: isinstance(value, str),
     }.get(tp, False)
     if not ok:
@@ -419,15 +575,30 @@ def _check_rules(value: Any, path: str, tp: Any, meta: dict[str, Any]) -> None:
         (choices and value not in choices)
         or (low is not None and value < low)
         or (high is not None and value > high)
-        or (pattern and not re.fullmatch(pattern, value))
+        or (pattern and not re.fullmatch(pattern, value, re.ASCII))
     ):
         raise ConfigError(path, value, _allowed(tp, meta))
+    problem = meta["check"](value) if meta.get("check") else None
+    if problem:
+        raise ConfigError(path, value, problem)
+
+
+def _check_unique(items: tuple[Any, ...], path: str, meta: dict[str, Any]) -> None:
+    key_of = meta.get("unique")
+    if key_of is None:
+        return
+    seen: dict[Hashable, int] = {}
+    for i, item in enumerate(items):
+        key = key_of(item)
+        if key in seen:
+            raise ConfigError(f"{path}[{i}]", item, f"repeats {path}[{seen[key]}] ({meta.get('doc', '')})")
+        seen[key] = i
 
 
 def _build(cls: Any, data: dict[str, Any], path: str, base: Any = None, **fixed: Any) -> Any:
     """Build `cls` from `data`; keys not given keep the values of `base` (the field's default)."""
     hints = get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls) if f.name not in fixed}
+    known = {f.name: f for f in _settable(cls)}
     for key in data:
         if key not in known:
             raise ConfigError(f"{path}.{key}", data[key], f"unknown key; allowed keys are {sorted(known)}")
@@ -439,25 +610,63 @@ def _build(cls: Any, data: dict[str, Any], path: str, base: Any = None, **fixed:
     return dataclasses.replace(base, **values) if base is not None else cls(**values)
 
 
+def _check_tree(node: Any, path: str, stage: StageConfig) -> None:
+    """Run the cross-field `check(path, stage)` of every section, innermost first."""
+    for f in dataclasses.fields(node):
+        value = getattr(node, f.name)
+        children = value if isinstance(value, tuple) else (value,)
+        for i, child in enumerate(children):
+            if dataclasses.is_dataclass(child) and not isinstance(child, type):
+                _check_tree(child, f"{path}.{f.name}" + (f"[{i}]" if isinstance(value, tuple) else ""), stage)
+    check = getattr(node, "check", None)
+    if check is not None:
+        check(path, stage)
+
+
+def _field_rule(cls: Any, name: str) -> dict[str, Any]:
+    return dict(next(f for f in dataclasses.fields(cls) if f.name == name).metadata)
+
+
 def load_stage(stages: Any, name: str, *, account: str | None = None, region: str | None = None) -> StageConfig:
     """Validate the `stages` context block and build the config of stage `name`.
 
-    `account`/`region` are the CDK_DEFAULT_* fallbacks for a stage that does not pin them.
+    `account`/`region` are the CDK_DEFAULT_* fallbacks for a stage that does not pin them;
+    they are held to the same rules as values written in the stage.
     """
     if not isinstance(stages, dict) or not stages:
         raise ConfigError("stages", stages, "must be an object mapping stage names to settings in cdk.json")
     if name not in stages:
-        raise ConfigError("stage", name, f"unknown stage; defined stages are {sorted(stages)}")
+        raise ConfigError("stage", name, f"unknown stage; defined stages are {sorted(stages, key=str)}")
+    _convert(str, name, "stage", _field_rule(StageConfig, "name"))
     settings = stages[name] if stages[name] is not None else {}
-    if not isinstance(settings, dict):
-        raise ConfigError(f"stages.{name}", settings, _allowed(StageConfig, {}))
     path = f"stages.{name}"
+    if not isinstance(settings, dict):
+        raise ConfigError(path, settings, _allowed(StageConfig, {}))
     config: StageConfig = _build(StageConfig, settings, path, name=name)
+    region_path = f"{path}.region"
     if config.account is None and account:
-        config = dataclasses.replace(
-            config, account=_convert(str, account, "CDK_DEFAULT_ACCOUNT", rule(pattern=r"\d{12}"))
-        )
+        checked = _convert(str, account, "CDK_DEFAULT_ACCOUNT", _field_rule(StageConfig, "account"))
+        config = dataclasses.replace(config, account=checked)
     if config.region is None and region:
-        config = dataclasses.replace(config, region=region)
-    config.check(path, config)
+        region_path = "CDK_DEFAULT_REGION"
+        config = dataclasses.replace(
+            config, region=_convert(str, region, region_path, _field_rule(StageConfig, "region"))
+        )
+    _check_tree(config, path, config)
+    _check_region(config, region_path)
     return config
+
+
+def _check_region(config: StageConfig, path: str) -> None:
+    """Synth resolves the SageMaker image (and the partition) of the region offline."""
+    if config.region is None:
+        raise ConfigError(path, None, "is required: set it in the stage or export CDK_DEFAULT_REGION")
+    inference = config.inference
+    if inference.image_uri is None and config.region not in image_uris.image_uris_by_region(inference.xgboost_version):
+        raise ConfigError(
+            path,
+            config.region,
+            f"has no SageMaker XGBoost {inference.xgboost_version} image in stacks/xgboost_image_uris.json; if "
+            "SageMaker serves the region, add it with `python -m stacks.image_uris --refresh` (after updating "
+            "sagemaker-core), or pin inference.image_uri",
+        )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import aws_cdk as cdk
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
@@ -18,8 +16,8 @@ from stacks.buckets import access_log_bucket, kms_bucket
 from stacks.common import allow_logs_service
 from stacks.compliance import acknowledge
 from stacks.config import DataLakeConfig, LakeFormationConfig
+from stacks.names import WORKGROUP, ZONES, lake_name
 
-ZONES = ("raw", "curated")
 CLASSIFICATION = {"raw": "pii", "curated": "non-pii"}
 TABLE_READ = ["SELECT", "DESCRIBE"]
 
@@ -55,7 +53,7 @@ class DataLakeStack(cdk.Stack):
         self.removal_policy = (
             cdk.RemovalPolicy.DESTROY if config.removal_policy == "destroy" else cdk.RemovalPolicy.RETAIN
         )
-        self.name_prefix = re.sub(r"[^a-z0-9]+", "_", f"mlpipeline_{stage_name}").strip("_")
+        self.stage_name = stage_name
 
         self.key = kms.Key(
             self,
@@ -103,8 +101,8 @@ class DataLakeStack(cdk.Stack):
         self.raw_database_name = self.database_name("raw")
         self.curated_database_name = self.database_name("curated")
 
-        self.zone_tag_key = f"{self.name_prefix}_zone"
-        self.classification_tag_key = f"{self.name_prefix}_classification"
+        self.zone_tag_key = lake_name(stage_name, "zone")
+        self.classification_tag_key = lake_name(stage_name, "classification")
         self.tags_ = self._lf_tags()
         self.tag_associations = {zone: self._tag_database(zone) for zone in ZONES}
 
@@ -218,7 +216,7 @@ class DataLakeStack(cdk.Stack):
         return database
 
     def database_name(self, zone: str) -> str:
-        return f"{self.name_prefix}_{zone}"
+        return lake_name(self.stage_name, zone)
 
     def _lf_tags(self) -> dict[str, lakeformation.CfnTag]:
         tags = {
@@ -299,7 +297,7 @@ class DataLakeStack(cdk.Stack):
         return athena.CfnWorkGroup(
             self,
             "AthenaWorkGroup",
-            name=f"{self.name_prefix}_analysts",
+            name=lake_name(self.stage_name, WORKGROUP),
             description="Lake queries with enforced, KMS-encrypted results",
             recursive_delete_option=self.removal_policy == cdk.RemovalPolicy.DESTROY,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(

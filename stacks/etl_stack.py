@@ -20,6 +20,7 @@ from stacks.common import allow_logs_service, dead_letter_queue
 from stacks.compliance import acknowledge
 from stacks.config import EtlConfig
 from stacks.ingestion_stack import EVENTS_PREFIX
+from stacks.names import security_configuration_name
 
 JOB_SCRIPT = ROOT / "glue" / "job.py"
 TRANSFORMS = ROOT / "glue" / "housing_etl"
@@ -86,7 +87,7 @@ class EtlStack(cdk.Stack):
         self.security_configuration = glue.CfnSecurityConfiguration(
             self,
             "SecurityConfiguration",
-            name=f"{self.stack_name}-etl",
+            name=security_configuration_name(self.stack_name),
             encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
                 s3_encryptions=[
                     glue.CfnSecurityConfiguration.S3EncryptionProperty(

@@ -20,6 +20,8 @@ from stacks.bundling import ROOT
 from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
 from stacks.config import InferenceConfig, VariantConfig
 from stacks.image_uris import xgboost_image_uri
+from stacks.instance_types import has_nvme
+from stacks.names import variant_id
 
 MODEL_ARTIFACT = ROOT / "model" / "model.tar.gz"
 FEATURE_STATISTICS = ROOT / "model" / "feature_statistics.json"
@@ -34,6 +36,11 @@ VPC_ENI_PERMISSION_REASON = (
     "SageMaker hosting in a VPC needs ec2:CreateNetworkInterfacePermission and DeleteNetworkInterfacePermission "
     "on the network interfaces SageMaker creates with generated IDs at deploy time (AWS SageMaker VPC "
     "documentation uses Resource '*'); the role is assumable only by sagemaker.amazonaws.com"
+)
+INSTANCE_STORAGE_KMS_RULES = (
+    "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
+    "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
+    "PCI.DSS.321-SageMakerEndpointConfigurationKMSKeyConfigured",
 )
 SCALABLE_TARGET_DEPENDS_REASON = (
     "The explicit DependsOn on the endpoint states that the scalable target must be registered after the "
@@ -116,6 +123,8 @@ class InferenceStack(cdk.Stack):
                 ),
             ),
         )
+        if not config.volume_encryption:
+            self._acknowledge_instance_storage(config)
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
@@ -133,6 +142,17 @@ class InferenceStack(cdk.Stack):
             for variant in config.variants:
                 self._autoscale(variant)
         self.alarms = self._alarms(alarm_topic)
+
+    def _acknowledge_instance_storage(self, config: InferenceConfig) -> None:
+        """No KMS volume key: the config allows it only when a variant has NVMe instance storage."""
+        nvme = ", ".join(f"{v.name} ({v.instance_type})" for v in config.variants if has_nvme(v.instance_type))
+        reason = (
+            f"Variant {nvme} runs on an instance type with NVMe instance storage: SageMaker rejects an endpoint "
+            "config with KmsKeyId for such types and encrypts the instance storage with a hardware key on the "
+            "instance (SageMaker CreateEndpointConfig reference)"
+        )
+        for rule_id in INSTANCE_STORAGE_KMS_RULES:
+            acknowledge(self.endpoint_config, rule_id, reason)
 
     def _execution_role(self, capture_bucket: s3.IBucket, lake_key: kms.IKey) -> tuple[iam.Role, iam.ManagedPolicy]:
         """Read this artifact, pull this image, use these keys, write capture and logs."""
@@ -213,7 +233,7 @@ class InferenceStack(cdk.Stack):
     def _model(self, variant: VariantConfig, subnet_ids: list[str]) -> sagemaker.CfnModel:
         model = sagemaker.CfnModel(
             self,
-            f"Model{variant.name.replace('-', '').capitalize()}",
+            f"Model{variant_id(variant.name)}",
             execution_role_arn=self.role.role_arn,
             enable_network_isolation=True,
             primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
@@ -230,7 +250,7 @@ class InferenceStack(cdk.Stack):
 
     def _autoscale(self, variant: VariantConfig) -> None:
         """Target tracking on invocations per instance; the target names the real endpoint."""
-        suffix = variant.name.replace("-", "").capitalize()
+        suffix = variant_id(variant.name)
         target = autoscaling.CfnScalableTarget(
             self,
             f"ScalableTarget{suffix}",
@@ -301,7 +321,7 @@ class InferenceStack(cdk.Stack):
             for name, metric_name, namespace, statistic, threshold, description in specs:
                 alarm = cloudwatch.Alarm(
                     self,
-                    f"{name}{variant.name.replace('-', '').capitalize()}",
+                    f"{name}{variant_id(variant.name)}",
                     alarm_description=f"SageMaker variant {variant.name}: {description}",
                     metric=cloudwatch.Metric(
                         namespace=namespace,

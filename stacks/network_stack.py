@@ -12,7 +12,7 @@ from constructs import Construct
 from stacks.access import role_policy
 from stacks.common import allow_logs_service, retention
 from stacks.compliance import skip_cdk_provider
-from stacks.config import NetworkConfig
+from stacks.config import SUBNET_PREFIX_LENGTH, NetworkConfig
 
 # Interface endpoints the later stacks call from isolated subnets (no NAT, no internet).
 INTERFACE_ENDPOINTS = {
@@ -44,7 +44,9 @@ class NetworkStack(cdk.Stack):
             availability_zones=self.availability_zones[: config.az_count],
             nat_gateways=0,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22)
+                ec2.SubnetConfiguration(
+                    name="Isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=SUBNET_PREFIX_LENGTH
+                )
             ],
             restrict_default_security_group=True,
             gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},

@@ -16,12 +16,9 @@ from stacks.etl_stack import EtlStack
 from stacks.inference_stack import InferenceStack
 from stacks.ingestion_stack import IngestionStack
 from stacks.monitoring_stack import MonitoringStack
+from stacks.names import stack_name
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
-
-
-def stack_name(config: StageConfig, unit: str) -> str:
-    return f"MlPipeline-{config.name}-{unit}"
 
 
 def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
@@ -31,14 +28,14 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
 
     network = NetworkStack(
         app,
-        stack_name(config, "Network"),
+        stack_name(config.name, "Network"),
         config=config.network,
         description="ML pipeline: private VPC, endpoints and flow logs",
         **common,
     )
     data_lake = DataLakeStack(
         app,
-        stack_name(config, "DataLake"),
+        stack_name(config.name, "DataLake"),
         config=config.data_lake,
         lake_formation=config.lake_formation,
         stage_name=config.name,
@@ -47,7 +44,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     )
     ingestion = IngestionStack(
         app,
-        stack_name(config, "Ingestion"),
+        stack_name(config.name, "Ingestion"),
         config=config.ingestion,
         vpc=network.vpc,
         subnets=network.subnets,
@@ -59,7 +56,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     )
     observability = ObservabilityStack(
         app,
-        stack_name(config, "Observability"),
+        stack_name(config.name, "Observability"),
         config=config.observability,
         data_buckets=[data_lake.raw_bucket, data_lake.curated_bucket],
         removal_policy=data_lake.removal_policy,
@@ -68,7 +65,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     )
     etl = EtlStack(
         app,
-        stack_name(config, "Etl"),
+        stack_name(config.name, "Etl"),
         config=config.etl,
         raw_bucket=data_lake.raw_bucket,
         curated_bucket=data_lake.curated_bucket,
@@ -80,7 +77,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     )
     inference = InferenceStack(
         app,
-        stack_name(config, "Inference"),
+        stack_name(config.name, "Inference"),
         config=config.inference,
         vpc=network.vpc,
         subnets=network.subnets,
@@ -92,7 +89,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     )
     api = ApiStack(
         app,
-        stack_name(config, "Api"),
+        stack_name(config.name, "Api"),
         config=config.api,
         vpc=network.vpc,
         subnets=network.subnets,
@@ -103,7 +100,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
     )
     monitoring = MonitoringStack(
         app,
-        stack_name(config, "Monitoring"),
+        stack_name(config.name, "Monitoring"),
         config=config.observability,
         alarm_topic=observability.alarm_topic,
         ingestion=ingestion,

@@ -50,6 +50,68 @@ def sandbox_options(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStag
     return synthesize("sandbox", Path(tmp_path_factory.mktemp("cdk-options")), context_overrides={"stages": stages})
 
 
+# Accepted values at the limits of what the config allows, in one stage synthesized once.
+BOUNDARY_STAGE = "edge-" + "e" * 97  # the longest stage name: LF-tag keys reach 128 characters
+BOUNDARY = {
+    "sandbox": True,
+    "region": "cn-north-1",
+    "account": "000000000000",
+    "network": {"az_count": 6, "cidr": "192.168.0.0/19", "flow_log_retention_days": 1},
+    "data_lake": {
+        "removal_policy": "destroy",
+        "infrequent_access_after_days": 30,
+        "glacier_after_days": 3650,
+        "noncurrent_versions_expire_after_days": 1,
+    },
+    "lake_formation": {
+        "admin_arns": [
+            "arn:aws-cn:iam::000000000000:role/team/ml/" + "R" * 64,
+            "arn:aws-cn:iam::000000000000:user/ops+x=y,z.@_-",
+        ]
+    },
+    "ingestion": {
+        "stream_mode": "provisioned",
+        "shard_count": 500,
+        "retention_hours": 8760,
+        "buffer_size_mib": 128,
+        "processor_buffer_size_mib": 0.2,
+        "transform": {"timeout_seconds": 300, "memory_mib": 10240},
+    },
+    "inference": {
+        "xgboost_version": "3.2-0",
+        "autoscaling": False,
+        "volume_encryption": False,
+        "data_capture_percentage": 0,
+        "variants": [
+            {"name": "a" * 63, "weight": 0.0, "instance_type": "ml.t2.medium", "min_capacity": 1, "max_capacity": 1},
+            {"name": "b-1", "instance_type": "ml.trn1.32xlarge", "min_capacity": 1, "max_capacity": 100},
+        ],
+    },
+    "etl": {"schedule": "cron(*/5 * L * ? 2199)", "worker_type": "G.8X", "number_of_workers": 299},
+    "api": {
+        "max_batch_size": 1000,
+        "max_body_bytes": 6291456,
+        "throttle_rate_limit": 5000.0,
+        "throttle_burst_limit": 5000,
+        "function": {"timeout_seconds": 3, "memory_mib": 128},
+    },
+    "observability": {"alarm_emails": ["On.Call+ml@Example.COM", f"{'a' * 64}@{'d' * 63}.example.org"]},
+}
+
+
+@pytest.fixture(scope="session")
+def boundary(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
+    """Accepted config values at their limits (the stage name, the smallest CIDR for six AZs, a China
+    region and its ARNs, NVMe storage without a volume key, one sandbox instance without autoscaling),
+    synthesized once with every compliance pack."""
+    from tests.synth import CONTEXT
+
+    stages = {**CONTEXT["stages"], BOUNDARY_STAGE: BOUNDARY}
+    return synthesize(
+        BOUNDARY_STAGE, Path(tmp_path_factory.mktemp("cdk-boundary")), context_overrides={"stages": stages}
+    )
+
+
 @pytest.fixture(scope="session", params=STAGES)
 def every_stage(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
     return _stage(request.param, tmp_path_factory)
@@ -83,7 +145,7 @@ def moto_endpoint() -> Iterator[str]:
             server.stop()
 
 
-SYNTH_FIXTURES = frozenset({"sandbox", "prod", "every_stage", "all_stages", "gate", "sandbox_options"})
+SYNTH_FIXTURES = frozenset({"sandbox", "prod", "every_stage", "all_stages", "gate", "sandbox_options", "boundary"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the marks

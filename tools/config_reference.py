@@ -42,20 +42,32 @@ def _render(value: Any) -> str:
     return f"`{json.dumps(value if not isinstance(value, tuple) else list(value))}`"
 
 
+def _allowed(tp: Any, meta: dict[str, Any]) -> str:
+    return cfg._allowed(tp, meta).removeprefix("must be ").replace("|", chr(92) + "|")
+
+
+def _fixed(cls: Any) -> list[str]:
+    """Fields the loader fills in itself (the stage name is the key of the block), as sentences."""
+    hints = get_type_hints(cls)
+    return [
+        f"`{f.name}` is the key of the block, not a setting inside it: {_allowed(hints[f.name], dict(f.metadata))}."
+        for f in dataclasses.fields(cls)
+        if f.metadata.get("fixed")
+    ]
+
+
 def _rows(cls: Any, prefix: str) -> tuple[list[str], list[tuple[str, Any]]]:
     rows, nested = [], []
     hints = get_type_hints(cls)
-    for f in dataclasses.fields(cls):
-        if f.name == "name":
-            continue
+    for f in cfg._settable(cls):
         default = _default(f)
         tp = hints[f.name]
         inner = tp.__args__[0] if getattr(tp, "__origin__", None) is tuple else tp
         if dataclasses.is_dataclass(inner):
             nested.append((f"{prefix}{f.name}{'[]' if inner is not tp else ''}", inner))
         meta = dict(f.metadata)
-        allowed = cfg._allowed(tp, meta).removeprefix("must be ") if meta else "see below"
-        rows.append(f"| `{prefix}{f.name}` | {_render(default)} | {allowed.replace('|', chr(92) + '|')} |")
+        allowed = _allowed(tp, meta) if meta else "see below"
+        rows.append(f"| `{prefix}{f.name}` | {_render(default)} | {allowed} |")
     return rows, nested
 
 
@@ -66,7 +78,7 @@ def render() -> str:
         prefix, cls = queue.pop(0)
         rows, nested = _rows(cls, f"{prefix}." if prefix else "")
         title = prefix or "stage"
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        doc = "\n\n".join([(cls.__doc__ or "").strip().splitlines()[0], *_fixed(cls)])
         sections.append(
             f"## `{title}`\n\n{doc}\n\n| key | default | allowed |\n| --- | --- | --- |\n" + "\n".join(rows) + "\n"
         )

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from stacks.config import ConfigError, StageConfig, load_stage
+from stacks.names import stack_names
 from tools.synth_summary import as_list, references, render, short_name, stacks_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -522,17 +523,12 @@ DELETE_COMMANDS = {
 }
 
 
-def stack_name(stage: str, unit: str) -> str:
-    """The name `stacks.pipeline` gives the stack of `unit` in `stage`."""
-    return f"MlPipeline-{stage}-{unit}"
-
-
 def is_assembly_of(assembly: Path, stage: StageConfig) -> bool:
     """Whether `assembly` holds a synth of `stage` (and not of another stage)."""
     if not (assembly / "manifest.json").is_file():
         return False
     names = [s["name"] for s in stacks_of(assembly)]
-    return bool(names) and all(n.startswith(stack_name(stage.name, "")) for n in names)
+    return bool(names) and set(names) <= stack_names(stage.name)
 
 
 def retained_resources(assembly: Path) -> list[Retained]:
@@ -923,7 +919,7 @@ def _session(profile: str | None) -> Any:
 def prepare_stage(args: argparse.Namespace) -> tuple[StageConfig, str, Any]:
     """The stage config, its region and a boto3 session from ``--stage``, ``--region``, ``--profile``."""
     session = _session(args.profile)
-    stage = load_stage_config(args.stage)
+    stage = load_stage_config(args.stage, region=args.region or session.region_name)
     region = stage_region(stage, args.region or session.region_name)
     return stage, region, session
 

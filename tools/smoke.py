@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TextIO
 
+from stacks.names import stack_name
 from tools import synthetic
-from tools.deploy import stack_name
 from tools.producer import send_events
 
 EVENTS_PREFIX = "events/"

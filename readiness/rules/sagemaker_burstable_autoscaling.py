@@ -1,4 +1,4 @@
-"""Burstable (ml.t*) instances cannot autoscale."""
+"""Burstable instances (the ml.t series, not ml.trn) cannot autoscale."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from readiness.core import Outcome, Rule
 from readiness.model import Stack
 from readiness.rules._sagemaker import config_of, scaled_endpoints, variants
+from stacks.instance_types import is_burstable
 
 
 def check(stack: Stack) -> Iterator[Outcome]:
@@ -17,7 +18,7 @@ def check(stack: Stack) -> Iterator[Outcome]:
         burstable = sorted(
             f"{v.get('VariantName')}={v.get('InstanceType')}"
             for v in variants(config)
-            if str(v.get("InstanceType", "")).startswith("ml.t")
+            if is_burstable(v.get("InstanceType"))
         )
         yield Outcome(config, f"autoscaled variants on burstable instances: {burstable}" if burstable else None)
 

@@ -7,18 +7,14 @@ from collections.abc import Iterator
 from readiness.core import Outcome, Rule
 from readiness.model import Stack
 from readiness.rules._sagemaker import ENDPOINT_CONFIG, variants
-from stacks.config import NVME_INSTANCE_FAMILIES
+from stacks.instance_types import has_nvme
 
 
 def check(stack: Stack) -> Iterator[Outcome]:
     for config in stack.of_type(ENDPOINT_CONFIG):
         if not config.prop("KmsKeyId"):
             continue
-        nvme = sorted(
-            str(v.get("InstanceType"))
-            for v in variants(config)
-            if str(v.get("InstanceType", "")).rsplit(".", 1)[0] in NVME_INSTANCE_FAMILIES
-        )
+        nvme = sorted(str(v.get("InstanceType")) for v in variants(config) if has_nvme(v.get("InstanceType")))
         yield Outcome(config, f"KmsKeyId set with NVMe instance types {nvme}" if nvme else None)
 
 

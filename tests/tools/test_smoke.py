@@ -20,9 +20,9 @@ from typing import Any
 import boto3
 import pytest
 
+from stacks.names import stack_name
 from tests.synth import SynthesizedStage
 from tools import smoke
-from tools.deploy import stack_name
 from tools.smoke import Clients, Deployment, Options, Progress, RawZone, SmokeError, Targets
 
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse .*Glue.*Workflow:UserWarning")

@@ -11,7 +11,13 @@ import pytest
 
 from stacks.common import RETENTION
 from stacks.config import LOG_RETENTION_DAYS, ConfigError, load_stage
+from stacks.instance_types import has_nvme, is_burstable
+from stacks.names import LIMITS, MAX_STAGE_NAME_LENGTH, TIGHTEST, lake_name
+from stacks.schedules import schedule_problem
 from tests.synth import CONTEXT, ROOT
+
+REGION = {"region": "eu-west-1"}
+ARN = "arn:aws:iam::123456789012:role/{}"
 
 BAD_CONFIGS = [
     ({"network": {"az_count": 1}}, "stages.s.network.az_count", "between 2 and 6"),
@@ -24,8 +30,18 @@ BAD_CONFIGS = [
     ),
     ({"networking": {}}, "stages.s.networking", "unknown key"),
     ({"network": {"flow_log_retention_days": 10}}, "stages.s.network.flow_log_retention_days", "one of [1, 3"),
-    ({"network": {"cidr": "10.0.0.0/8"}}, "stages.s.network.cidr", "matching"),
     ({"network": []}, "stages.s.network", "an object with keys"),
+    # CIDR: parsed, private, no host bits, room for one /22 subnet per AZ
+    ({"network": {"cidr": "10.0.0.0/8"}}, "stages.s.network.cidr", "/8 is outside /16 to /21"),
+    ({"network": {"cidr": "10.40.0.0/22"}}, "stages.s.network.cidr", "/22 is outside /16 to /21"),
+    ({"network": {"cidr": "10.40.0.1/16"}}, "stages.s.network.cidr", "has host bits set"),
+    ({"network": {"cidr": "10.300.0.0/16"}}, "stages.s.network.cidr", "Octet 300"),
+    ({"network": {"cidr": "010.40.0.0/16"}}, "stages.s.network.cidr", "Leading zeros"),
+    ({"network": {"cidr": "10.40.0.0/016"}}, "stages.s.network.cidr", "written as 10.40.0.0/16"),
+    ({"network": {"cidr": "8.8.0.0/16"}}, "stages.s.network.cidr", "not a private range"),
+    ({"network": {"cidr": "172.32.0.0/16"}}, "stages.s.network.cidr", "not a private range"),
+    ({"network": {"az_count": 3, "cidr": "10.0.0.0/21"}}, "stages.s.network.cidr", "use a prefix of /20 or shorter"),
+    ({"network": {"az_count": 6, "cidr": "10.0.0.0/20"}}, "stages.s.network.cidr", "use a prefix of /19 or shorter"),
     ({"data_lake": {"removal_policy": "delete"}}, "stages.s.data_lake.removal_policy", "one of ['destroy', 'retain']"),
     ({"data_lake": {"removal_policy": "destroy"}}, "stages.s.data_lake.removal_policy", "only on sandbox stages"),
     (
@@ -38,19 +54,68 @@ BAD_CONFIGS = [
         "stages.s.data_lake.glacier_after_days",
         "greater than",
     ),
-    (
-        {"lake_formation": {"admin_arns": "arn:aws:iam::123456789012:role/x"}},
-        "stages.s.lake_formation.admin_arns",
-        "a list of",
-    ),
+    # IAM principal ARNs: ASCII names per IAM's rules, a known partition (the stage's), each principal once
+    ({"lake_formation": {"admin_arns": ARN.format("x")}}, "stages.s.lake_formation.admin_arns", "a list of"),
     (
         {"lake_formation": {"admin_arns": ["arn:aws:iam::12:role/x"]}},
         "stages.s.lake_formation.admin_arns[0]",
-        "matching",
+        "IAM role or user ARN",
     ),
+    ({"lake_formation": {"admin_arns": [ARN.format("rôle")]}}, "stages.s.lake_formation.admin_arns[0]", "ASCII"),
+    ({"lake_formation": {"admin_arns": [ARN.format("x" * 65)]}}, "stages.s.lake_formation.admin_arns[0]", "1-64"),
+    (
+        {"lake_formation": {"admin_arns": ["arn:aws:iam::١٢٣٤٥٦٧٨٩٠١٢:role/x"]}},
+        "stages.s.lake_formation.admin_arns[0]",
+        "IAM role or user ARN",
+    ),
+    (
+        {"lake_formation": {"admin_arns": ["arn:aws-mars:iam::123456789012:role/x"]}},
+        "stages.s.lake_formation.admin_arns[0]",
+        "known partitions are",
+    ),
+    (
+        {**REGION, "lake_formation": {"admin_arns": ["arn:aws-cn:iam::123456789012:role/x"]}},
+        "stages.s.lake_formation.admin_arns[0]",
+        "partition of region eu-west-1 (arn:aws:...)",
+    ),
+    (
+        {"lake_formation": {"admin_arns": [ARN.format("Admin"), "arn:aws:iam::123456789012:role/ops/admin"]}},
+        "stages.s.lake_formation.admin_arns[1]",
+        "repeats stages.s.lake_formation.admin_arns[0]",
+    ),
+    # E-mail subscriptions: RFC lengths, ASCII, each mailbox once (domains compare case-insensitively)
+    ({"observability": {"alarm_emails": ["oncall"]}}, "stages.s.observability.alarm_emails[0]", "e-mail address"),
+    (
+        {"observability": {"alarm_emails": [f"{'a' * 65}@example.com"]}},
+        "stages.s.observability.alarm_emails[0]",
+        "at most 64 characters before '@'",
+    ),
+    (
+        {"observability": {"alarm_emails": ["ops/team@example.com"]}},
+        "stages.s.observability.alarm_emails[0]",
+        "e-mail address",
+    ),
+    ({"observability": {"alarm_emails": ["josé@example.com"]}}, "stages.s.observability.alarm_emails[0]", "ASCII"),
+    (
+        {"observability": {"alarm_emails": ["ops@example.com", "ops@EXAMPLE.com"]}},
+        "stages.s.observability.alarm_emails[1]",
+        "repeats stages.s.observability.alarm_emails[0]",
+    ),
+    # Account and region: ASCII digits, a region botocore knows, an XGBoost image cached for it
     ({"account": "12345"}, "stages.s.account", "matching"),
+    ({"account": "١٢٣٤٥٦٧٨٩٠١٢"}, "stages.s.account", "matching [0-9]{12}"),
     ({"region": "Mars-1"}, "stages.s.region", "matching"),
+    ({"region": "eu-west-\uff11"}, "stages.s.region", "matching"),  # a fullwidth digit one
+    ({"region": "xx-west-1"}, "stages.s.region", "upgrade boto3 in requirements.txt"),
+    ({"region": "ap-southeast-7"}, "stages.s.region", "python -m stacks.image_uris --refresh"),
+    ({}, "stages.s.region", "is required"),
+    ({**REGION, "inference": {"xgboost_version": "9.9-9"}}, "stages.s.inference.xgboost_version", "--refresh"),
     ({"sandbox": "yes"}, "stages.s.sandbox", "true or false"),
+    # Numbers: finite only (Python's JSON reader accepts NaN and Infinity)
+    ({"inference": {"variants": [{"weight": float("nan")}]}}, "stages.s.inference.variants[0].weight", "a number"),
+    ({"api": {"throttle_rate_limit": float("inf")}}, "stages.s.api.throttle_rate_limit", "a number"),
+    # The stage name comes from the block's key: the block cannot set it, and errors do not offer it
+    ({"name": "other"}, "stages.s.name", "allowed keys are ['account', 'api', 'data_lake'"),
 ]
 
 
@@ -61,6 +126,80 @@ def test_bad_setting_names_key_value_and_allowed(settings: dict[str, Any], path:
     assert error.value.path == path
     assert allowed in error.value.allowed
     assert str(error.value).startswith(f"invalid stage config: {path} = ")
+    assert "'name'" not in error.value.allowed
+
+
+@pytest.mark.parametrize(
+    ("stage", "allowed"),
+    [
+        ("Prod", "a lowercase letter"),
+        ("dev_eu", "a lowercase letter"),
+        ("dev--eu", "single hyphens"),
+        ("dev-", "single hyphens"),
+        ("1dev", "a lowercase letter"),
+        ("dév", "a lowercase letter"),
+        ("dev\nprod", "a lowercase letter"),
+        ("d" * (MAX_STAGE_NAME_LENGTH + 1), f"at most {MAX_STAGE_NAME_LENGTH} characters"),
+    ],
+)
+def test_stage_names_are_held_to_the_limits_of_every_derived_name(stage: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_stage({stage: REGION}, stage)
+    assert error.value.path == "stage" and allowed in error.value.allowed
+    assert "\n" not in str(error.value)
+
+
+def test_longest_stage_name_fits_every_derived_name() -> None:
+    stage = "d" * MAX_STAGE_NAME_LENGTH
+    assert load_stage({stage: REGION}, stage).name == stage
+    for limit in LIMITS:
+        assert all(len(name) <= limit.max_length for name in limit.names(stage)), limit.what
+    assert any(len(name) == TIGHTEST.max_length for name in TIGHTEST.names(stage))
+
+
+def test_stages_that_differ_only_in_case_or_separators_cannot_share_lake_names() -> None:
+    # Hyphens become underscores in the lake's names; underscores and capitals are refused,
+    # so two valid stage names never map to the same Glue database or LF-tag key.
+    for stage in ("dev_eu", "Dev-eu"):
+        with pytest.raises(ConfigError):
+            load_stage({stage: REGION}, stage)
+    assert lake_name("dev-eu", "raw") == "mlpipeline_dev_eu_raw"
+
+
+def test_environment_account_and_region_are_validated_like_configured_ones() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": {}}, "s", account="١٢٣٤٥٦٧٨٩٠١٢", region="eu-west-1")
+    assert error.value.path == "CDK_DEFAULT_ACCOUNT" and "matching [0-9]{12}" in error.value.allowed
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": {}}, "s", region="mars-east-1")
+    assert error.value.path == "CDK_DEFAULT_REGION" and "upgrade boto3" in error.value.allowed
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": {}}, "s", region="us-isob-west-1")
+    assert error.value.path == "CDK_DEFAULT_REGION" and "python -m stacks.image_uris --refresh" in error.value.allowed
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a\nb", "tab\there", "bell\a", "rtl\u202eevil", "line\u2028sep", "nul\x00"],
+)
+def test_key_paths_with_control_characters_print_on_one_line(key: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": {"network": {key: 1}}}, "s")
+    message = str(error.value)
+    assert error.value.path == f"stages.s.network.{key}"
+    assert message.isprintable() and ascii(key)[1:-1] in message
+
+
+def test_long_values_are_shortened_in_the_message() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": {"network": {"cidr": "1" * 10000}}}, "s")
+    assert len(str(error.value)) < 1500 and "..." in str(error.value)
+
+
+def test_a_stage_block_that_is_not_an_object_lists_only_settable_keys() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": []}, "s")
+    assert error.value.path == "stages.s" and "'name'" not in error.value.allowed and "'sandbox'" in error.value.allowed
 
 
 def test_unknown_stage_lists_defined_stages() -> None:
@@ -115,3 +254,120 @@ def test_synth_exits_non_zero_with_one_clear_message(tmp_path: Any) -> None:
         "error: invalid stage config: stages.prod.network.az_count = 9: "
         "must be an integer between 2 and 6 (Availability Zones the VPC spans)"
     )
+
+
+ACCEPTED = [
+    {"observability": {"alarm_emails": ["On.Call+ml@Example.COM", f"{'a' * 64}@{'d' * 63}.example.org"]}},
+    {"lake_formation": {"admin_arns": [ARN.format("team/ml/Admin+x=y,z.@_-"), "arn:aws:iam::123456789012:user/u"]}},
+    {"network": {"az_count": 2, "cidr": "172.16.8.0/21"}},
+    {"network": {"az_count": 6, "cidr": "192.168.0.0/19"}},
+    {"etl": {"schedule": "cron(0/15 8-17 ? * MON-FRI *)"}},
+    {"etl": {"schedule": "cron(30 2 L * ? 2030-2199)"}},
+    {"etl": {"schedule": "cron(0 3 ? * 6#3 *)"}},
+    {"inference": {"variants": [{"name": "a-b"}, {"name": "a-c"}]}},
+    # Not burstable: ml.trn1 is a Trainium type (the burstable series is ml.t), with NVMe storage.
+    {"inference": {"volume_encryption": False, "variants": [{"instance_type": "ml.trn1.2xlarge"}]}},
+    {"sandbox": True, "inference": {"autoscaling": False, "variants": [{"min_capacity": 1}]}},
+]
+
+
+@pytest.mark.parametrize("settings", ACCEPTED)
+def test_values_people_type_are_accepted(settings: dict[str, Any]) -> None:
+    load_stage({"s": {**REGION, **settings}}, "s")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "allowed"),
+    [
+        ("cron(0 3 * * * *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("cron(0 3 ? * ? *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("cron(0 3 * * ?)", "six fields"),
+        ("cron(0  3 * * ? *)", "six fields"),
+        ("cron(60 3 * * ? *)", "minutes value '60' is not 0-59"),
+        ("cron(0 24 * * ? *)", "hours value '24'"),
+        ("cron(0 3 32 * ? *)", "day-of-month value '32'"),
+        ("cron(0 3 * 13 ? *)", "month value '13'"),
+        ("cron(0 3 ? * 8 *)", "day-of-week value '8'"),
+        ("cron(0 3 * * ? 1969)", "year value '1969'"),
+        ("cron(0 3 * DEC-JAN ? *)", "runs backwards"),
+        ("cron(0/0 3 * * ? *)", "increment '0'"),
+        ("cron(0 ? * * ? *)", "'?' is allowed only in day-of-month and day-of-week"),
+        ("cron(٣ 3 * * ? *)", "minutes value"),
+        ("cron(*/2 * * * ? *)", "runs every 2 minute(s); the shortest period allowed is 5 minutes"),
+        ("cron(0,58 * * * ? *)", "runs every 2 minute(s)"),
+        ("rate(1 day)", "takes cron expressions only"),
+        ("every day", "expected cron("),
+    ],
+)
+def test_etl_schedule_follows_the_cron_grammar(schedule: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": {**REGION, "etl": {"schedule": schedule}}}, "s")
+    assert error.value.path == "stages.s.etl.schedule" and allowed in error.value.allowed
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("rate(1 minute)", None),
+        ("rate(5 minutes)", None),
+        ("rate(1 minutes)", "singular"),
+        ("rate(2 hour)", "plural"),
+        ("rate(0 days)", "expected rate("),
+        ("rate(5 seconds)", "expected rate("),
+    ],
+)
+def test_rate_expressions_follow_eventbridge_grammar(expression: str, problem: str | None) -> None:
+    found = schedule_problem(expression)
+    assert found is None if problem is None else problem in (found or "")
+
+
+@pytest.mark.parametrize(
+    ("variants", "path", "allowed"),
+    [
+        (
+            [{"name": "champion"}, {"name": "Champion"}],
+            "stages.s.inference.variants[1].name",
+            "in more than case and hyphens",
+        ),
+        ([{"name": "a-b"}, {"name": "ab"}], "stages.s.inference.variants[1].name", "in more than case and hyphens"),
+        ([{"name": f"v{i}"} for i in range(11)], "stages.s.inference.variants", "1 to 10 production variants"),
+        ([{"instance_type": "ml.t3.medium"}], "stages.s.inference.variants[0].instance_type", "burstable"),
+        ([{"instance_type": "ml.m5.huge"}], "stages.s.inference.variants[0].instance_type", "SageMaker instance type"),
+    ],
+)
+def test_variants_that_would_collide_or_fail_are_refused(variants: list[Any], path: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": {**REGION, "inference": {"variants": variants}}}, "s")
+    assert error.value.path == path and allowed in error.value.allowed
+
+
+def test_config_readiness_and_compliance_agree_on_capacity_and_volume_keys() -> None:
+    """What the readiness rules and the compliance packs would refuse, the config refuses first."""
+    sandbox = {**REGION, "sandbox": True}
+    with pytest.raises(ConfigError, match="RDY-SM7") as error:
+        load_stage({"s": {**sandbox, "inference": {"variants": [{"min_capacity": 1}]}}}, "s")
+    assert error.value.path == "stages.s.inference.variants[0].min_capacity"
+    with pytest.raises(ConfigError, match="every compliance pack requires the key") as error:
+        load_stage({"s": {**sandbox, "inference": {"volume_encryption": False}}}, "s")
+    assert error.value.path == "stages.s.inference.volume_encryption"
+    with pytest.raises(ConfigError, match="set volume_encryption: false") as error:
+        load_stage({"s": {**sandbox, "inference": {"variants": [{"instance_type": "ml.g5.xlarge"}]}}}, "s")
+
+
+@pytest.mark.parametrize(
+    ("instance_type", "burstable", "nvme"),
+    [
+        ("ml.t2.medium", True, False),
+        ("ml.trn1.2xlarge", False, True),
+        ("ml.trn1n.32xlarge", False, True),
+        ("ml.m5.large", False, False),
+        ("ml.m5d.large", False, True),
+        ("ml.c6in.large", False, False),
+        ("ml.g4dn.xlarge", False, True),
+        ("ml.p6-b200.48xlarge", False, True),
+        ("ml.inf1.xlarge", False, False),
+        ("ml.t", False, False),
+    ],
+)
+def test_instance_families_are_parsed_not_matched_by_prefix(instance_type: str, burstable: bool, nvme: bool) -> None:
+    assert (is_burstable(instance_type), has_nvme(instance_type)) == (burstable, nvme)

@@ -131,7 +131,7 @@ def test_ab_variants_from_config(sandbox_options: SynthesizedStage) -> None:
             "must not exceed max_capacity",
         ),
         ({"variants": [{"name": "a", "weight": 0}]}, "stages.s.inference.variants", "add up to more than 0"),
-        ({"variants": [{"name": "a"}, {"name": "a"}]}, "stages.s.inference.variants", "unique"),
+        ({"variants": [{"name": "a"}, {"name": "a"}]}, "stages.s.inference.variants[1].name", "must differ"),
         ({"variants": [{"weight": 1.5}]}, "stages.s.inference.variants[0].weight", "between 0.0 and 1.0"),
         (
             {"variants": [{"instance_type": "ml.t3.medium"}]},
@@ -150,7 +150,7 @@ def test_ab_variants_from_config(sandbox_options: SynthesizedStage) -> None:
         ),
         ({"data_capture_percentage": 101}, "stages.s.inference.data_capture_percentage", "between 0 and 100"),
         ({"data_capture_percentage": -1}, "stages.s.inference.data_capture_percentage", "between 0 and 100"),
-        ({"variants": []}, "stages.s.inference.variants", "at least one"),
+        ({"variants": []}, "stages.s.inference.variants", "1 to 10 production variants"),
     ],
 )
 def test_endpoint_config_validation(inference: dict[str, Any], path: str, allowed: str) -> None:
@@ -165,6 +165,7 @@ def test_sandbox_may_run_one_instance_and_burstable_without_autoscaling() -> Non
         {
             "s": {
                 "sandbox": True,
+                "region": "eu-west-1",
                 "inference": {"autoscaling": False, "variants": [{"min_capacity": 1, "instance_type": "ml.t2.medium"}]},
             }
         },
