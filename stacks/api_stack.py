@@ -8,7 +8,6 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -19,6 +18,7 @@ from stacks.common import allow_logs_service, retention
 from stacks.compliance import acknowledge, skip_checkov
 from stacks.config import ApiConfig
 from stacks.inference_stack import FEATURE_STATISTICS
+from stacks.keys import customer_key
 from stacks.names import waf_log_group_name
 from stacks.python_function import PythonFunction
 
@@ -68,15 +68,16 @@ class ApiStack(cdk.Stack):
         subnets: ec2.SubnetSelection,
         endpoint_name: str,
         endpoint_arn: str,
+        key_admins: tuple[str, ...],
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
-        self.key = kms.Key(
+        self.key = customer_key(
             self,
             "ApiKey",
             description="Encrypts API logs and the predict function's environment",
-            enable_key_rotation=True,
+            admins=key_admins,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         allow_logs_service(self.key)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -13,6 +12,7 @@ from constructs import Construct
 from stacks.access import role_policy
 from stacks.buckets import access_log_bucket, kms_bucket
 from stacks.common import allow_logs_service, retention
+from stacks.keys import customer_key
 
 NONCURRENT_EXPIRE_AFTER_DAYS = 30
 
@@ -33,16 +33,17 @@ class AuditTrail(Construct):
         *,
         data_buckets: list[s3.IBucket],
         log_retention_days: int,
+        key_admins: tuple[str, ...],
         expire_after_days: int,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
-        self.key = kms.Key(
+        self.key = customer_key(
             self,
             "Key",
             description="Encrypts the CloudTrail trail and its log group",
-            enable_key_rotation=True,
+            admins=key_admins,
             removal_policy=removal_policy,
         )
         allow_logs_service(self.key)

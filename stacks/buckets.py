@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -32,6 +33,53 @@ def acknowledge_no_replication(bucket: s3.Bucket) -> None:
         acknowledge(bucket, rule_id, REPLICATION_REASON)
 
 
+def deny_outside_account(bucket: s3.Bucket) -> None:
+    """Deny every request from principals of other accounts; AWS services that deliver to the
+    bucket (CloudTrail, S3 log delivery) act as service principals and stay allowed."""
+    stack = cdk.Stack.of(bucket)
+    bucket.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyPrincipalsOutsideAccount",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:*"],
+            resources=[bucket.bucket_arn, bucket.arn_for_objects("*")],
+            conditions={
+                "StringNotEquals": {"aws:PrincipalAccount": stack.account},
+                "Bool": {"aws:PrincipalIsAWSService": "false"},
+            },
+        )
+    )
+
+
+def deny_other_encryption(bucket: s3.Bucket, key: kms.IKey) -> None:
+    """Deny uploads that ask for another algorithm or another key than the bucket's.
+
+    Uploads without encryption headers stay allowed: default encryption encrypts them with
+    the bucket's key, and writers such as Glue, Firehose and SageMaker data capture may rely
+    on it. A header is checked only when it is present (`Null: false`), because a negated
+    condition on a missing key would match and deny those uploads too. The key may be
+    named by ARN or key ID.
+    """
+    objects = bucket.arn_for_objects("*")
+    algorithm = "s3:x-amz-server-side-encryption"
+    key_id = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+    for sid, header, allowed in (
+        ("DenyOtherEncryption", algorithm, ["aws:kms"]),
+        ("DenyOtherKeys", key_id, [key.key_arn, key.key_id]),
+    ):
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=sid,
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[objects],
+                conditions={"Null": {header: "false"}, "StringNotEquals": {header: allowed}},
+            )
+        )
+
+
 def kms_bucket(
     scope: Construct,
     construct_id: str,
@@ -44,7 +92,8 @@ def kms_bucket(
 ) -> s3.Bucket:
     """A data bucket: SSE-KMS with a bucket key, Block Public Access, TLS only,
     versioned, owner-enforced, server access logs under ``log_prefix``, emptied on
-    delete when the stage destroys its data."""
+    delete when the stage destroys its data; its policy denies principals of other
+    accounts and uploads encrypted any other way than with ``key``."""
     bucket = s3.Bucket(
         scope,
         construct_id,
@@ -61,6 +110,8 @@ def kms_bucket(
         removal_policy=removal_policy,
         auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
     )
+    deny_outside_account(bucket)
+    deny_other_encryption(bucket, key)
     acknowledge_no_replication(bucket)
     return bucket
 
@@ -100,5 +151,6 @@ def access_log_bucket(
         "PCI.DSS.321-S3DefaultEncryptionKMS",
     ):
         acknowledge(bucket, rule_id, ACCESS_LOG_TARGET_SSE_S3_REASON)
+    deny_outside_account(bucket)
     acknowledge_no_replication(bucket)
     return bucket

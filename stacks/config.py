@@ -60,6 +60,11 @@ LOG_RETENTION_DAYS = (
 )
 MAX_SHOWN_VALUE = 200
 MAX_SHOWN_REASON = 1000
+# An IAM role or user of any account (full ARN), or of the stage's own account (`role/...`,
+# `user/...`); `*` matches any characters, as in an ArnLike condition.
+PRINCIPAL_PATTERN = r"(arn:aws[a-z-]*:iam::[0-9]{12}:)?(role|user)/[A-Za-z0-9+=,.@_/*-]+"
+# PCI DSS 10.7: keep at least one year of audit history.
+MIN_AUDIT_LOG_DAYS = 365
 
 
 def one_line(text: str, limit: int) -> str:
@@ -157,7 +162,7 @@ class NetworkConfig:
 
     az_count: int = setting(2, min=2, max=6, doc="Availability Zones the VPC spans")
     cidr: str = setting("10.40.0.0/16", check=private_network_problem, doc=CIDR_RULE)
-    flow_log_retention_days: int = setting(90, choices=LOG_RETENTION_DAYS)
+    flow_log_retention_days: int = setting(MIN_AUDIT_LOG_DAYS, choices=LOG_RETENTION_DAYS)
 
     def check(self, path: str, stage: StageConfig) -> None:
         prefix = int(self.cidr.rsplit("/", 1)[1])
@@ -223,13 +228,50 @@ def check_partition(arns: tuple[str, ...], path: str, stage: StageConfig) -> Non
 
 
 @dataclass(frozen=True)
+class KeysConfig:
+    """Who administers the customer-managed keys; administrators cannot use them to decrypt."""
+
+    admin_principals: tuple[str, ...] = setting(
+        (),
+        pattern=PRINCIPAL_PATTERN,
+        doc="besides the CDK deployment role; ARNs or role/... of the stage account, * allowed",
+    )
+
+
+@dataclass(frozen=True)
+class PersonasConfig:
+    """Who may assume the persona roles that query the lake through Athena."""
+
+    data_scientist: tuple[str, ...] = setting(
+        (),
+        pattern=PRINCIPAL_PATTERN,
+        doc="principals of the PII persona; ARNs or role/... of the stage account, * allowed",
+    )
+    mlops: tuple[str, ...] = setting(
+        (),
+        pattern=PRINCIPAL_PATTERN,
+        doc="principals of the non-PII persona; ARNs or role/... of the stage account, * allowed",
+    )
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        for name in ("data_scientist", "mlops"):
+            if not getattr(self, name) and not stage.sandbox:
+                raise ConfigError(
+                    f"{path}.{name}",
+                    [],
+                    "must name at least one principal outside sandbox stages (an empty list trusts every "
+                    "MFA-authenticated principal of the account)",
+                )
+
+
+@dataclass(frozen=True)
 class FunctionConfig:
     """Sizing of one Lambda function."""
 
     memory_mib: int = setting(512, min=128, max=10240)
     timeout_seconds: int = setting(60, min=1, max=900)
     reserved_concurrency: int = setting(5, min=1, max=1000)
-    log_retention_days: int = setting(30, choices=LOG_RETENTION_DAYS)
+    log_retention_days: int = setting(MIN_AUDIT_LOG_DAYS, choices=LOG_RETENTION_DAYS)
 
 
 @dataclass(frozen=True)
@@ -339,6 +381,13 @@ class ObservabilityConfig:
     )
     trail_log_retention_days: int = setting(365, choices=LOG_RETENTION_DAYS)
     trail_expire_after_days: int = setting(365, min=1, max=3650, doc="trail and access-log objects")
+    trail_object_lock_mode: Literal["governance", "compliance"] | None = setting(
+        None,
+        choices=("governance", "compliance"),
+        doc="S3 Object Lock on the trail bucket; null: governance on sandbox stages, else compliance, "
+        "which no one (not even the root user) can lift",
+    )
+    trail_object_lock_days: int = setting(365, min=1, max=3650, doc="how long each trail object is locked")
     kinesis_iterator_age_seconds: int = setting(300, min=1, max=604800, doc="oldest unread record in the stream")
     firehose_freshness_seconds: int = setting(900, min=60, max=86400, doc="age of the oldest record not yet in S3")
     transform_failed_records: int = setting(1, min=1, max=1000000, doc="records the transform rejected per 5 minutes")
@@ -347,6 +396,21 @@ class ObservabilityConfig:
     glue_failed_tasks: int = setting(1, min=1, max=100000, doc="failed Spark tasks per 5 minutes")
     api_5xx_errors: int = setting(5, min=1, max=100000, doc="5XX responses per 5 minutes")
     api_latency_p99_ms: int = setting(3000, min=1, max=29000)
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        if self.trail_object_lock_mode == "compliance" and stage.sandbox:
+            raise ConfigError(
+                f"{path}.trail_object_lock_mode",
+                self.trail_object_lock_mode,
+                "must be 'governance' on sandbox stages: compliance-mode objects cannot be deleted by anyone "
+                "until their retention ends, so the stage could not be destroyed",
+            )
+        if self.trail_object_lock_days > self.trail_expire_after_days:
+            raise ConfigError(
+                f"{path}.trail_object_lock_days",
+                self.trail_object_lock_days,
+                f"must not exceed trail_expire_after_days ({self.trail_expire_after_days})",
+            )
 
 
 @dataclass(frozen=True)
@@ -496,10 +560,38 @@ class StageConfig:
     etl: EtlConfig = field(default_factory=EtlConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+    personas: PersonasConfig = field(default_factory=PersonasConfig)
 
     @property
     def termination_protection(self) -> bool:
         return not self.sandbox
+
+    @property
+    def trail_object_lock_mode(self) -> Literal["governance", "compliance"]:
+        """The configured Object Lock mode of the trail bucket, else the stage's default."""
+        return self.observability.trail_object_lock_mode or ("governance" if self.sandbox else "compliance")
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        if self.sandbox:
+            return
+        for key, days in self.log_retention().items():
+            if days < MIN_AUDIT_LOG_DAYS:
+                raise ConfigError(
+                    f"{path}.{key}",
+                    days,
+                    f"must be at least {MIN_AUDIT_LOG_DAYS} outside sandbox stages "
+                    "(PCI DSS 10.7 keeps one year of audit history)",
+                )
+
+    def log_retention(self) -> dict[str, int]:
+        """Every log retention of the stage, by key path."""
+        return {
+            "network.flow_log_retention_days": self.network.flow_log_retention_days,
+            "ingestion.transform.log_retention_days": self.ingestion.transform.log_retention_days,
+            "api.function.log_retention_days": self.api.function.log_retention_days,
+            "observability.trail_log_retention_days": self.observability.trail_log_retention_days,
+        }
 
 
 def _settable(cls: Any) -> list[dataclasses.Field[Any]]:

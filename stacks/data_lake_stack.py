@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
-from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -11,28 +10,36 @@ from aws_cdk import aws_lakeformation as lakeformation
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.access import allow_bucket, allow_key, finding_id, role_policy
+from stacks.access import Zone, allow_zone, role_policy
 from stacks.buckets import access_log_bucket, kms_bucket
-from stacks.common import allow_logs_service
-from stacks.compliance import acknowledge
-from stacks.config import DataLakeConfig, LakeFormationConfig
-from stacks.names import WORKGROUP, ZONES, lake_name
+from stacks.config import DataLakeConfig, LakeFormationConfig, PersonasConfig
+from stacks.keys import customer_key
+from stacks.names import ZONES, lake_name
+from stacks.personas import Persona
 
-CLASSIFICATION = {"raw": "pii", "curated": "non-pii"}
-TABLE_READ = ["SELECT", "DESCRIBE"]
-
-LF_DATA_ACCESS_REASON = (
-    "lakeformation:GetDataAccess supports no resource-level permissions (AWS service authorization "
-    "reference); the Lake Formation grants of this principal decide which data it unlocks"
-)
+CLASSIFICATION = {"raw": "pii", "curated": "non-pii"}  # of the zones Lake Formation governs
+ZONE_KEYS = {
+    # The raw key keeps the construct ID of the single lake key it was split from, so the key
+    # (and the raw data encrypted with it) is not replaced.
+    "raw": ("LakeKey", "Encrypts the raw zone (PII): events as ingested"),
+    "curated": ("CuratedKey", "Encrypts the curated zone: prepared, non-PII features and training data"),
+    "capture": ("CaptureKey", "Encrypts the endpoint's captured requests and responses"),
+}
 
 
 class DataLakeStack(cdk.Stack):
-    """Owns the lake: CMK, zone buckets, access-log bucket, Glue catalog and Lake Formation.
+    """Owns the lake: a key per zone, the zone buckets, the access-log bucket, the Glue
+    catalog (with its own key), Lake Formation and the personas.
 
-    Exposes `key` (the lake CMK), `raw_bucket`, `curated_bucket`, `athena_results_bucket`,
-    `raw_database_name`, `curated_database_name`, `lake_settings` (so later grants can
-    depend on it), the persona roles and `zone_tag_key`/`classification_tag_key`.
+    Exposes `zones` (raw, curated, capture: bucket, key and database, see
+    :class:`stacks.access.Zone`), `raw_bucket`, `curated_bucket`, `capture_bucket`,
+    `catalog_key`, `raw_database_name`, `curated_database_name`, `lake_settings` (so later
+    grants can depend on it), `personas` and `zone_tag_key`/`classification_tag_key`.
+
+    Lake Formation is authoritative for the lake's databases: their tables get no default
+    permissions (no `IAMAllowedPrincipals`), so only explicit grants give access. Each key's
+    policy separates its administrators from its users, and a zone key is usable only
+    through S3 (see stacks.keys).
 
     Stateful: logical IDs are kept stable (a test pins them) and termination protection
     is on outside sandbox stages. Only sandbox stages may destroy and empty buckets.
@@ -45,24 +52,19 @@ class DataLakeStack(cdk.Stack):
         *,
         config: DataLakeConfig,
         lake_formation: LakeFormationConfig,
+        personas: PersonasConfig,
+        key_admins: tuple[str, ...],
         stage_name: str,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
+        self.key_admins = key_admins
         self.removal_policy = (
             cdk.RemovalPolicy.DESTROY if config.removal_policy == "destroy" else cdk.RemovalPolicy.RETAIN
         )
         self.stage_name = stage_name
 
-        self.key = kms.Key(
-            self,
-            "LakeKey",
-            description="Encrypts the data lake zones, Glue catalog, Athena results and pipeline streams",
-            enable_key_rotation=True,
-            removal_policy=self.removal_policy,
-        )
-        allow_logs_service(self.key)
         self.access_log_bucket = access_log_bucket(
             self,
             "AccessLogs",
@@ -70,17 +72,40 @@ class DataLakeStack(cdk.Stack):
             noncurrent_expire_after_days=config.noncurrent_versions_expire_after_days,
             removal_policy=self.removal_policy,
         )
-        self.raw_bucket = self._zone_bucket("RawZone", "raw/")
-        self.curated_bucket = self._zone_bucket("CuratedZone", "curated/")
-        self.athena_results_bucket = self._zone_bucket(
-            "AthenaResults", "athena-results/", expire_days=config.athena_results_expire_after_days
+        keys = {
+            zone: customer_key(
+                self,
+                key_id,
+                description=description,
+                admins=key_admins,
+                removal_policy=self.removal_policy,
+                via_service="s3",
+            )
+            for zone, (key_id, description) in ZONE_KEYS.items()
+        }
+        self.raw_bucket = self._zone_bucket("RawZone", "raw/", keys["raw"])
+        self.curated_bucket = self._zone_bucket("CuratedZone", "curated/", keys["curated"])
+        self.capture_bucket = self._zone_bucket("CaptureZone", "capture/", keys["capture"])
+        self.catalog_key = customer_key(
+            self,
+            "CatalogKey",
+            description="Encrypts the Glue Data Catalog (table metadata) and connection passwords",
+            admins=key_admins,
+            removal_policy=self.removal_policy,
+            via_service="glue",
         )
 
         self.lake_settings = self._lake_settings(lake_formation.admin_arns)
+        self.databases = {zone: self._database(zone) for zone in ZONES}
+        self.zones = {
+            "raw": Zone("raw", self.raw_bucket, keys["raw"], self.database_name("raw")),
+            "curated": Zone("curated", self.curated_bucket, keys["curated"], self.database_name("curated")),
+            "capture": Zone("capture", self.capture_bucket, keys["capture"]),
+        }
         self.registration_role = self._registration_role()
         self.locations = {
-            "raw": self._register_location("RawLocation", self.raw_bucket),
-            "curated": self._register_location("CuratedLocation", self.curated_bucket),
+            zone: self._register_location(f"{zone.capitalize()}Location", self.zones[zone].bucket.bucket_arn)
+            for zone in ZONES
         }
         glue.CfnDataCatalogEncryptionSettings(
             self,
@@ -88,14 +113,13 @@ class DataLakeStack(cdk.Stack):
             catalog_id=self.account,
             data_catalog_encryption_settings=glue.CfnDataCatalogEncryptionSettings.DataCatalogEncryptionSettingsProperty(
                 encryption_at_rest=glue.CfnDataCatalogEncryptionSettings.EncryptionAtRestProperty(
-                    catalog_encryption_mode="SSE-KMS", sse_aws_kms_key_id=self.key.key_arn
+                    catalog_encryption_mode="SSE-KMS", sse_aws_kms_key_id=self.catalog_key.key_arn
                 ),
                 connection_password_encryption=glue.CfnDataCatalogEncryptionSettings.ConnectionPasswordEncryptionProperty(
-                    return_connection_password_encrypted=True, kms_key_id=self.key.key_arn
+                    return_connection_password_encrypted=True, kms_key_id=self.catalog_key.key_arn
                 ),
             ),
         )
-        self.databases = {zone: self._database(zone) for zone in ZONES}
         # Plain names (not Refs): consumers depend on this stack, and exact names keep their
         # IAM resources and acknowledgements readable.
         self.raw_database_name = self.database_name("raw")
@@ -106,21 +130,28 @@ class DataLakeStack(cdk.Stack):
         self.tags_ = self._lf_tags()
         self.tag_associations = {zone: self._tag_database(zone) for zone in ZONES}
 
-        self.workgroup = self._athena_workgroup()
-        self.data_scientist_role = self._persona(
-            "DataScientistRole",
-            "Data scientist: explores raw (PII) and curated data through Athena",
-            {self.zone_tag_key: list(ZONES)},
-        )
-        self.mlops_role = self._persona(
-            "MlOpsRole",
-            "MLOps engineer: reads curated, non-PII data only",
-            {self.zone_tag_key: ["curated"], self.classification_tag_key: ["non-pii"]},
-        )
+        self.personas = {
+            "data_scientist": Persona(
+                self,
+                "DataScientist",
+                name="data_scientist",
+                description="Data scientist: explores raw (PII) and curated data through Athena",
+                principals=personas.data_scientist,
+                expression={self.zone_tag_key: list(ZONES)},
+            ),
+            "mlops": Persona(
+                self,
+                "MlOps",
+                name="mlops",
+                description="MLOps engineer: reads curated, non-PII data only",
+                principals=personas.mlops,
+                expression={self.zone_tag_key: ["curated"], self.classification_tag_key: ["non-pii"]},
+            ),
+        }
 
     # --- storage -------------------------------------------------------------------------
 
-    def _zone_bucket(self, construct_id: str, log_prefix: str, *, expire_days: int | None = None) -> s3.Bucket:
+    def _zone_bucket(self, construct_id: str, log_prefix: str, key: kms.IKey) -> s3.Bucket:
         transitions = [
             s3.Transition(
                 storage_class=s3.StorageClass.INFREQUENT_ACCESS,
@@ -134,13 +165,12 @@ class DataLakeStack(cdk.Stack):
         return kms_bucket(
             self,
             construct_id,
-            key=self.key,
+            key=key,
             access_logs=self.access_log_bucket,
             log_prefix=log_prefix,
             lifecycle_rule=s3.LifecycleRule(
                 id="age-out",
-                transitions=None if expire_days else transitions,
-                expiration=cdk.Duration.days(expire_days) if expire_days else None,
+                transitions=transitions,
                 noncurrent_version_expiration=cdk.Duration.days(self.config.noncurrent_versions_expire_after_days),
                 abort_incomplete_multipart_upload_after=cdk.Duration.days(7),
             ),
@@ -183,16 +213,15 @@ class DataLakeStack(cdk.Stack):
         policy = self.registration_policy = role_policy(
             self, "LocationRegistrationPolicy", role, description="Lake Formation access to the zone buckets"
         )
-        for bucket in (self.raw_bucket, self.curated_bucket):
-            allow_bucket(policy, bucket, write=True)
-        allow_key(policy, self.key, encrypt=True)
+        for zone in ZONES:
+            allow_zone(policy, self.zones[zone], access="read-write")
         return role
 
-    def _register_location(self, construct_id: str, bucket: s3.Bucket) -> lakeformation.CfnResource:
+    def _register_location(self, construct_id: str, bucket_arn: str) -> lakeformation.CfnResource:
         location = lakeformation.CfnResource(
             self,
             construct_id,
-            resource_arn=bucket.bucket_arn,
+            resource_arn=bucket_arn,
             use_service_linked_role=False,
             role_arn=self.registration_role.role_arn,
         )
@@ -201,6 +230,10 @@ class DataLakeStack(cdk.Stack):
         return location
 
     def _database(self, zone: str) -> glue.CfnDatabase:
+        """A zone's database. Its tables get no default permissions: without this, Lake
+        Formation gives `IAMAllowedPrincipals` ALL on every new table (the account's default
+        for IAM compatibility) and the tag grants are not in effect. The account-wide
+        defaults stay as they are."""
         bucket = self.raw_bucket if zone == "raw" else self.curated_bucket
         database = glue.CfnDatabase(
             self,
@@ -210,6 +243,7 @@ class DataLakeStack(cdk.Stack):
                 name=self.database_name(zone),
                 description=f"{zone} zone of the ML data lake",
                 location_uri=f"s3://{bucket.bucket_name}/",
+                create_table_default_permissions=[],
             ),
         )
         database.add_resource_dependency(self.lake_settings)
@@ -290,81 +324,3 @@ class DataLakeStack(cdk.Stack):
                 grant.add_resource_dependency(dependency)
             grants.append(grant)
         return grants
-
-    # --- consumers -----------------------------------------------------------------------
-
-    def _athena_workgroup(self) -> athena.CfnWorkGroup:
-        return athena.CfnWorkGroup(
-            self,
-            "AthenaWorkGroup",
-            name=lake_name(self.stage_name, WORKGROUP),
-            description="Lake queries with enforced, KMS-encrypted results",
-            recursive_delete_option=self.removal_policy == cdk.RemovalPolicy.DESTROY,
-            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
-                enforce_work_group_configuration=True,
-                publish_cloud_watch_metrics_enabled=True,
-                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
-                    output_location=f"s3://{self.athena_results_bucket.bucket_name}/results/",
-                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_KMS", kms_key=self.key.key_arn
-                    ),
-                ),
-            ),
-        )
-
-    def _persona(self, construct_id: str, description: str, expression: dict[str, list[str]]) -> iam.Role:
-        """A role people in this account assume to query the lake through Athena.
-
-        Lake Formation decides which tables it sees (tag-based grants); IAM only allows
-        the Athena/Glue/LF calls and the results bucket, scoped to this lake.
-        """
-        role = iam.Role(self, construct_id, assumed_by=iam.AccountRootPrincipal(), description=description)
-        policy = role_policy(self, f"{construct_id}Policy", role, description=description)
-        workgroup_arn = self.format_arn(service="athena", resource="workgroup", resource_name=self.workgroup.ref)
-        policy.add_statements(
-            iam.PolicyStatement(
-                actions=[
-                    "athena:StartQueryExecution",
-                    "athena:GetQueryExecution",
-                    "athena:GetQueryResults",
-                    "athena:StopQueryExecution",
-                    "athena:GetWorkGroup",
-                ],
-                resources=[workgroup_arn],
-            )
-        )
-        catalog_resources = [self.format_arn(service="glue", resource="catalog")]
-        table_arns = {}
-        for zone, database in self.databases.items():
-            if zone in expression.get(self.zone_tag_key, ()):
-                table_arns[zone] = self.format_arn(service="glue", resource="table", resource_name=f"{database.ref}/*")
-                catalog_resources += [
-                    self.format_arn(service="glue", resource="database", resource_name=database.ref),
-                    table_arns[zone],
-                ]
-        policy.add_statements(
-            iam.PolicyStatement(
-                actions=[
-                    "glue:GetDatabase",
-                    "glue:GetDatabases",
-                    "glue:GetTable",
-                    "glue:GetTables",
-                    "glue:GetPartition",
-                    "glue:GetPartitions",
-                ],
-                resources=catalog_resources,
-            )
-        )
-        policy.add_statements(iam.PolicyStatement(actions=["lakeformation:GetDataAccess"], resources=["*"]))
-        allow_bucket(policy, self.athena_results_bucket, write=True, prefix="results/")
-        allow_key(policy, self.key, encrypt=True)
-        self.grant_by_tags(construct_id, role.role_arn, expression, table_permissions=TABLE_READ)
-        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", LF_DATA_ACCESS_REASON)
-        for zone, table_arn in table_arns.items():
-            acknowledge(
-                policy,
-                f"AwsSolutions-IAM5[Resource::{finding_id(policy, table_arn)}]",
-                f"Catalog reads cover the tables of the {zone} database, which the ETL crawler creates after "
-                "deploy; Lake Formation tag grants still decide which tables return data",
-            )
-        return role

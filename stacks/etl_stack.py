@@ -8,18 +8,19 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lakeformation as lakeformation
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.access import allow_bucket, allow_key, finding_id, import_bucket, role_policy
+from stacks.access import Zone, allow_key, allow_zone, finding_id, import_zone, role_policy
 from stacks.bundling import ROOT, with_contract
 from stacks.common import allow_logs_service, dead_letter_queue
 from stacks.compliance import acknowledge
 from stacks.config import EtlConfig
 from stacks.ingestion_stack import EVENTS_PREFIX
+from stacks.keys import customer_key
+from stacks.lake_grants import grant_database, grant_location
 from stacks.names import security_configuration_name
 
 JOB_SCRIPT = ROOT / "glue" / "job.py"
@@ -57,22 +58,23 @@ class EtlStack(cdk.Stack):
         construct_id: str,
         *,
         config: EtlConfig,
-        raw_bucket: s3.IBucket,
-        curated_bucket: s3.IBucket,
-        lake_key: kms.IKey,
-        curated_database_name: str,
+        raw: Zone,
+        curated: Zone,
+        catalog_key: kms.IKey,
+        key_admins: tuple[str, ...],
         alarm_topic: sns.ITopic,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
-        raw_bucket = import_bucket(self, "RawZone", raw_bucket)
-        curated_bucket = import_bucket(self, "CuratedZone", curated_bucket)
-        self.key = kms.Key(
+        raw, curated = import_zone(self, raw), import_zone(self, curated)
+        assert curated.database is not None
+        raw_bucket, curated_bucket, curated_database_name = raw.bucket, curated.bucket, curated.database
+        self.key = customer_key(
             self,
             "EtlKey",
             description="Encrypts Glue job logs and job bookmarks",
-            enable_key_rotation=True,
+            admins=key_admins,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         allow_logs_service(self.key)
@@ -91,7 +93,7 @@ class EtlStack(cdk.Stack):
             encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
                 s3_encryptions=[
                     glue.CfnSecurityConfiguration.S3EncryptionProperty(
-                        s3_encryption_mode="SSE-KMS", kms_key_arn=lake_key.key_arn
+                        s3_encryption_mode="SSE-KMS", kms_key_arn=curated.key.key_arn
                     )
                 ],
                 cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
@@ -105,21 +107,20 @@ class EtlStack(cdk.Stack):
 
         self.job_role, job_policy = self._role("Job", "Glue ETL job: raw zone to curated and training data")
         self.job_policy = job_policy
-        allow_bucket(job_policy, raw_bucket, prefix=EVENTS_PREFIX)
+        allow_zone(job_policy, raw, access="read", prefix=EVENTS_PREFIX)
         for prefix in (CURATED_PREFIX, TRAINING_PREFIX, STATISTICS_PREFIX, TEMP_PREFIX):
-            allow_bucket(job_policy, curated_bucket, write=True, prefix=prefix)
+            allow_zone(job_policy, curated, access="read-write", prefix=prefix)
         job_policy.add_statements(
             iam.PolicyStatement(
                 actions=["s3:GetObject"],
                 resources=[a.bucket.arn_for_objects(a.s3_object_key) for a in (self.script, self.transforms)],
             )
         )
-        allow_key(job_policy, lake_key, encrypt=True)
 
         self.crawler_role, crawler_policy = self._role("Crawler", "Glue crawler: catalogues curated Parquet")
-        allow_bucket(crawler_policy, curated_bucket, prefix=CURATED_PREFIX)
-        # The catalog is encrypted with the lake key, so writing tables needs encrypt too.
-        allow_key(crawler_policy, lake_key, encrypt=True)
+        allow_zone(crawler_policy, curated, access="read", prefix=CURATED_PREFIX)
+        # The catalog is encrypted with its own key, so writing tables needs encrypt too.
+        allow_key(crawler_policy, catalog_key, encrypt=True, via="glue")
         database_arn = self.format_arn(service="glue", resource="database", resource_name=curated_database_name)
         tables_arn = self.format_arn(service="glue", resource="table", resource_name=f"{curated_database_name}/*")
         crawler_policy.add_statements(
@@ -200,37 +201,20 @@ class EtlStack(cdk.Stack):
         return role, policy
 
     def _lake_formation_grants(self, curated_bucket: s3.IBucket, database_name: str) -> None:
-        """The crawler may create tables in the curated database over the curated location."""
-        principal = lakeformation.CfnPrincipalPermissions.DataLakePrincipalProperty(
-            data_lake_principal_identifier=self.crawler_role.role_arn
-        )
-        lakeformation.CfnPrincipalPermissions(
+        """The crawler may create tables in the curated database over the curated location
+        (as their creator it holds ALL on them); the job writes under the curated location.
+
+        The job reads and writes S3 paths with its own credentials and never the catalog, so
+        it gets no database or table grant."""
+        grant_database(
             self,
             "CrawlerDatabaseGrant",
-            principal=principal,
-            resource=lakeformation.CfnPrincipalPermissions.ResourceProperty(
-                database=lakeformation.CfnPrincipalPermissions.DatabaseResourceProperty(
-                    catalog_id=self.account, name=database_name
-                )
-            ),
+            self.crawler_role.role_arn,
+            database=database_name,
             permissions=["CREATE_TABLE", "ALTER", "DESCRIBE"],
-            permissions_with_grant_option=[],
         )
         for role_name, role in (("Crawler", self.crawler_role), ("Job", self.job_role)):
-            lakeformation.CfnPrincipalPermissions(
-                self,
-                f"{role_name}LocationGrant",
-                principal=lakeformation.CfnPrincipalPermissions.DataLakePrincipalProperty(
-                    data_lake_principal_identifier=role.role_arn
-                ),
-                resource=lakeformation.CfnPrincipalPermissions.ResourceProperty(
-                    data_location=lakeformation.CfnPrincipalPermissions.DataLocationResourceProperty(
-                        catalog_id=self.account, resource_arn=curated_bucket.bucket_arn
-                    )
-                ),
-                permissions=["DATA_LOCATION_ACCESS"],
-                permissions_with_grant_option=[],
-            )
+            grant_location(self, f"{role_name}LocationGrant", role.role_arn, bucket_arn=curated_bucket.bucket_arn)
 
     def _job(self, raw_bucket: s3.IBucket, curated_bucket: s3.IBucket) -> glue.CfnJob:
         config, curated = self.config, f"s3://{curated_bucket.bucket_name}/"

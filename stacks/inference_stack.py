@@ -8,19 +8,18 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.access import allow_bucket, allow_key, finding_id, import_bucket, role_policy
+from stacks.access import Zone, allow_key, allow_zone, finding_id, import_zone, in_vpc, role_policy
 from stacks.bundling import ROOT
 from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
 from stacks.config import InferenceConfig, VariantConfig
 from stacks.image_uris import xgboost_image_uri
 from stacks.instance_types import has_nvme
+from stacks.keys import customer_key
 from stacks.names import variant_id
 
 MODEL_ARTIFACT = ROOT / "model" / "model.tar.gz"
@@ -29,13 +28,14 @@ CAPTURE_PREFIX = "inference-capture/"
 METRIC_NAMESPACE = "AWS/SageMaker"
 
 VPC_ENI_REASON = (
-    "SageMaker hosting in a VPC: ec2:CreateNetworkInterface, DescribeNetworkInterfaces and related ENI "
-    "actions, cloudwatch:PutMetricData and ecr:GetAuthorizationToken support no resource-level permissions"
+    "SageMaker hosting in a VPC: ec2:Describe* calls, cloudwatch:PutMetricData and ecr:GetAuthorizationToken "
+    "support no resource-level permissions; the ENI create/delete actions are limited to this VPC by an ec2:Vpc "
+    "condition because SageMaker creates the interfaces with generated IDs at deploy time"
 )
 VPC_ENI_PERMISSION_REASON = (
     "SageMaker hosting in a VPC needs ec2:CreateNetworkInterfacePermission and DeleteNetworkInterfacePermission "
-    "on the network interfaces SageMaker creates with generated IDs at deploy time (AWS SageMaker VPC "
-    "documentation uses Resource '*'); the role is assumable only by sagemaker.amazonaws.com"
+    "on the network interfaces SageMaker creates with generated IDs at deploy time; the statement is limited "
+    "to interfaces in this VPC by an ec2:Vpc condition and the role is assumable only by SageMaker"
 )
 INSTANCE_STORAGE_KMS_RULES = (
     "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
@@ -65,25 +65,26 @@ class InferenceStack(cdk.Stack):
         config: InferenceConfig,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
-        capture_bucket: s3.IBucket,
-        lake_key: kms.IKey,
+        capture: Zone,
+        key_admins: tuple[str, ...],
         alarm_topic: sns.ITopic,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
-        capture_bucket = import_bucket(self, "CaptureBucket", capture_bucket)
-        self.key = kms.Key(
+        capture = import_zone(self, capture)
+        self.key = customer_key(
             self,
             "InferenceKey",
             description="Encrypts the endpoint's ML storage volumes",
-            enable_key_rotation=True,
+            admins=key_admins,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.image_uri = config.image_uri or xgboost_image_uri(self.region, config.xgboost_version)
         self.model_asset = s3_assets.Asset(self, "ModelArtifact", path=str(MODEL_ARTIFACT))
 
-        self.role, self.policy = self._execution_role(capture_bucket, lake_key)
+        self.vpc_arn = self.format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
+        self.role, self.policy = self._execution_role(capture)
         self.security_group = ec2.SecurityGroup(
             self,
             "ModelSecurityGroup",
@@ -112,8 +113,8 @@ class InferenceStack(cdk.Stack):
             data_capture_config=sagemaker.CfnEndpointConfig.DataCaptureConfigProperty(
                 enable_capture=config.data_capture_percentage > 0,
                 initial_sampling_percentage=config.data_capture_percentage,
-                destination_s3_uri=f"s3://{capture_bucket.bucket_name}/{CAPTURE_PREFIX}",
-                kms_key_id=lake_key.key_arn,
+                destination_s3_uri=f"s3://{capture.bucket.bucket_name}/{CAPTURE_PREFIX}",
+                kms_key_id=capture.key.key_arn,
                 capture_options=[
                     sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Input"),
                     sagemaker.CfnEndpointConfig.CaptureOptionProperty(capture_mode="Output"),
@@ -154,8 +155,9 @@ class InferenceStack(cdk.Stack):
         for rule_id in INSTANCE_STORAGE_KMS_RULES:
             acknowledge(self.endpoint_config, rule_id, reason)
 
-    def _execution_role(self, capture_bucket: s3.IBucket, lake_key: kms.IKey) -> tuple[iam.Role, iam.ManagedPolicy]:
-        """Read this artifact, pull this image, use these keys, write capture and logs."""
+    def _execution_role(self, capture: Zone) -> tuple[iam.Role, iam.ManagedPolicy]:
+        """Read this artifact, pull this image, use the volume key, add capture objects (it
+        cannot read or delete them), write logs, and manage network interfaces in this VPC."""
         role = iam.Role(
             self,
             "ExecutionRole",
@@ -190,10 +192,6 @@ class InferenceStack(cdk.Stack):
                 actions=[
                     "ecr:GetAuthorizationToken",
                     "cloudwatch:PutMetricData",
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
                     "ec2:DescribeNetworkInterfaces",
                     "ec2:DescribeVpcs",
                     "ec2:DescribeDhcpOptions",
@@ -202,6 +200,13 @@ class InferenceStack(cdk.Stack):
                 ],
                 resources=["*"],
             ),
+            in_vpc(
+                self.vpc_arn,
+                "ec2:CreateNetworkInterface",
+                "ec2:CreateNetworkInterfacePermission",
+                "ec2:DeleteNetworkInterface",
+                "ec2:DeleteNetworkInterfacePermission",
+            ),
             iam.PolicyStatement(
                 actions=["kms:CreateGrant"],
                 resources=[self.key.key_arn],
@@ -209,8 +214,7 @@ class InferenceStack(cdk.Stack):
             ),
         )
         allow_key(policy, self.key, encrypt=True)
-        allow_key(policy, lake_key, encrypt=True)
-        allow_bucket(policy, capture_bucket, write=True, prefix=CAPTURE_PREFIX)
+        allow_zone(policy, capture, access="put", prefix=CAPTURE_PREFIX)
         # The key policy itself must let the execution role use the volume key.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(

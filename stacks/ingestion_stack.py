@@ -13,10 +13,11 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 import contracts
-from stacks.access import allow_bucket, allow_key, import_bucket, role_policy
+from stacks.access import Zone, allow_key, allow_zone, import_zone, role_policy
 from stacks.common import allow_logs_service, retention
 from stacks.compliance import acknowledge
 from stacks.config import IngestionConfig
+from stacks.keys import customer_key
 from stacks.python_function import PythonFunction
 
 EVENTS_PREFIX = "events/"
@@ -26,7 +27,7 @@ SOURCE_BACKUP_PREFIX = "source-backup/"
 KDF1_REASON = (
     "Server-side encryption of a delivery stream is supported only for DirectPut sources; this stream "
     "reads Kinesis Data Streams, whose records are encrypted at rest with the ingestion CMK, and delivers "
-    "to S3 with SSE-KMS under the lake CMK"
+    "to S3 with SSE-KMS under the raw zone's key"
 )
 KDS3_REASON = (
     "The stream deliberately uses a customer-managed key instead of aws/kinesis: its key policy limits "
@@ -62,19 +63,19 @@ class IngestionStack(cdk.Stack):
         config: IngestionConfig,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
-        raw_bucket: s3.IBucket,
-        lake_key: kms.IKey,
+        raw: Zone,
+        key_admins: tuple[str, ...],
         removal_policy: cdk.RemovalPolicy,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
-        raw_bucket = import_bucket(self, "RawZone", raw_bucket)
-        self.key = kms.Key(
+        raw = import_zone(self, raw)
+        self.key = customer_key(
             self,
             "IngestionKey",
             description="Encrypts the event stream, ingestion logs and Lambda environment",
-            enable_key_rotation=True,
+            admins=key_admins,
             removal_policy=removal_policy,  # a retained stream stays readable only with its key
         )
         allow_logs_service(self.key)
@@ -116,11 +117,12 @@ class IngestionStack(cdk.Stack):
             )
             for name in ("Delivery", "Backup")
         }
-        self.delivery_role, self.delivery_policy = self._delivery_role(raw_bucket, lake_key)
-        self.delivery_stream = self._delivery_stream(raw_bucket, lake_key)
+        self.delivery_role, self.delivery_policy = self._delivery_role(raw)
+        self.delivery_stream = self._delivery_stream(raw.bucket, raw.key)
 
-    def _delivery_role(self, raw_bucket: s3.IBucket, lake_key: kms.IKey) -> tuple[iam.Role, iam.ManagedPolicy]:
-        """Firehose's role: read the stream, invoke the transform, write the raw zone, log."""
+    def _delivery_role(self, raw: Zone) -> tuple[iam.Role, iam.ManagedPolicy]:
+        """Firehose's role: read the stream, invoke the transform, add objects to the raw zone
+        (it cannot read, replace or delete them), log."""
         role = iam.Role(self, "DeliveryRole", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"))
         policy = role_policy(
             self, "DeliveryPolicy", role, description="Firehose delivery from the event stream to the raw zone"
@@ -143,9 +145,8 @@ class IngestionStack(cdk.Stack):
             iam.PolicyStatement(actions=["logs:PutLogEvents"], resources=[self.delivery_log_group.log_group_arn]),
         )
         allow_key(policy, self.key)
-        allow_key(policy, lake_key, encrypt=True)
         for prefix in (EVENTS_PREFIX, ERRORS_PREFIX, SOURCE_BACKUP_PREFIX):
-            allow_bucket(policy, raw_bucket, write=True, prefix=prefix)
+            allow_zone(policy, raw, access="put", prefix=prefix, multipart=True)
         return role, policy
 
     def _s3_common(self, raw_bucket: s3.IBucket, lake_key: kms.IKey, log_stream: str) -> dict[str, object]:

@@ -1,7 +1,7 @@
 """Names derived from the stage name, and the limits of the services that hold them.
 
 The stage name is part of every stack name and of the account-wide names that let two
-stages share an account (Glue databases, LF-tag keys, the Athena workgroup, the Glue
+stages share an account (Glue databases, LF-tag keys, the Athena workgroups, the Glue
 security configuration, the WAF log group). Each service limits length and characters,
 so `stacks.config` validates a stage name against :data:`LIMITS`: a name that passes
 fits every derived name. A new stage-derived name is added here, next to its limit, and
@@ -21,7 +21,7 @@ UNITS = ("Network", "DataLake", "Ingestion", "Observability", "Etl", "Inference"
 LAKE_PREFIX = "mlpipeline"
 ZONES = ("raw", "curated")
 LF_TAGS = ("zone", "classification")
-WORKGROUP = "analysts"
+WORKGROUPS = ("data_scientist", "mlops")  # one Athena workgroup per persona
 # Lowercase letters, digits and single inner hyphens: valid in stack names, and mapping
 # hyphens to underscores keeps distinct stage names distinct in the lake's names.
 STAGE_NAME_PATTERN = r"[a-z][a-z0-9]*(-[a-z0-9]+)*"
@@ -75,7 +75,9 @@ LIMITS = (
         "Lake Formation LF-tag key", 128, r"[A-Za-z0-9_.:/=+@%-]+", lambda stage: [lake_name(stage, t) for t in LF_TAGS]
     ),
     NameLimit("Glue database name", 255, r"[a-z0-9_]+", lambda stage: [lake_name(stage, z) for z in ZONES]),
-    NameLimit("Athena workgroup name", 128, r"[A-Za-z0-9._-]+", lambda stage: [lake_name(stage, WORKGROUP)]),
+    NameLimit(
+        "Athena workgroup name", 128, r"[A-Za-z0-9._-]+", lambda stage: [lake_name(stage, w) for w in WORKGROUPS]
+    ),
     NameLimit(
         "Glue security configuration name",
         255,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -13,6 +12,7 @@ from stacks.access import role_policy
 from stacks.common import allow_logs_service, retention
 from stacks.compliance import skip_cdk_provider
 from stacks.config import SUBNET_PREFIX_LENGTH, NetworkConfig
+from stacks.keys import customer_key
 
 # Interface endpoints the later stacks call from isolated subnets (no NAT, no internet).
 INTERFACE_ENDPOINTS = {
@@ -33,7 +33,15 @@ class NetworkStack(cdk.Stack):
     the data path private and removes the per-hour NAT cost from every sandbox.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: NetworkConfig, **kwargs: object) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: NetworkConfig,
+        key_admins: tuple[str, ...],
+        **kwargs: object,
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
 
@@ -76,11 +84,11 @@ class NetworkStack(cdk.Stack):
                 open=False,
             )
 
-        self.flow_log_key = kms.Key(
+        self.flow_log_key = customer_key(
             self,
             "FlowLogKey",
             description="Encrypts the VPC flow log group",
-            enable_key_rotation=True,
+            admins=key_admins,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         allow_logs_service(self.flow_log_key)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -14,6 +13,7 @@ from stacks.access import import_bucket
 from stacks.audit import AuditTrail
 from stacks.common import dead_letter_queue
 from stacks.config import ObservabilityConfig
+from stacks.keys import customer_key
 
 
 class ObservabilityStack(cdk.Stack):
@@ -30,15 +30,16 @@ class ObservabilityStack(cdk.Stack):
         *,
         config: ObservabilityConfig,
         data_buckets: list[s3.IBucket],
+        key_admins: tuple[str, ...],
         removal_policy: cdk.RemovalPolicy,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
-        self.key = kms.Key(
+        self.key = customer_key(
             self,
             "AlarmKey",
             description="Encrypts the alarm topic",
-            enable_key_rotation=True,
+            admins=key_admins,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         # CloudWatch alarms publish to an encrypted topic only if the key lets the service use it.
@@ -69,6 +70,7 @@ class ObservabilityStack(cdk.Stack):
             "Audit",
             data_buckets=[import_bucket(self, f"DataBucket{i}", b) for i, b in enumerate(data_buckets)],
             log_retention_days=config.trail_log_retention_days,
+            key_admins=key_admins,
             expire_after_days=config.trail_expire_after_days,
             removal_policy=removal_policy,
         )

@@ -19,7 +19,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from stacks.access import role_policy
+from stacks.access import in_vpc, role_policy
 from stacks.bundling import ROOT, with_contract
 from stacks.common import retention
 from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
@@ -29,8 +29,9 @@ LAMBDA_DIR = ROOT / "lambda"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 ENI_REASON = (
-    "Lambda in a VPC: ec2:CreateNetworkInterface/Describe*/DeleteNetworkInterface do not support "
-    "resource-level scoping for the ENIs the Lambda service creates (AWS Lambda VPC documentation)"
+    "Lambda in a VPC: ec2:Describe* calls support no resource-level permissions, and the interfaces the Lambda "
+    "service creates get generated IDs, so their create/delete actions are limited to this VPC by an ec2:Vpc "
+    "condition instead (AWS Lambda VPC documentation)"
 )
 ROLE_DEPENDS_REASON = (
     "aws-cdk-lib's Function adds DependsOn on its execution role next to the GetAtt of the role ARN; the "
@@ -66,6 +67,7 @@ class PythonFunction(Construct):
         extra_files: dict[str, Path] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.vpc_arn = cdk.Stack.of(self).format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
         self.log_group = logs.LogGroup(
             self,
             "Logs",
@@ -126,16 +128,13 @@ class PythonFunction(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
             ),
             iam.PolicyStatement(actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]),
-            iam.PolicyStatement(
-                actions=[
-                    "ec2:CreateNetworkInterface",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeSubnets",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:AssignPrivateIpAddresses",
-                    "ec2:UnassignPrivateIpAddresses",
-                ],
-                resources=["*"],
+            iam.PolicyStatement(actions=["ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets"], resources=["*"]),
+            in_vpc(
+                self.vpc_arn,
+                "ec2:CreateNetworkInterface",
+                "ec2:DeleteNetworkInterface",
+                "ec2:AssignPrivateIpAddresses",
+                "ec2:UnassignPrivateIpAddresses",
             ),
             iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]),
         )

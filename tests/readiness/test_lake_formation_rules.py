@@ -10,7 +10,9 @@ from readiness.rules import (
     lf_exec_role_admin,
     lf_grant_dependencies,
     lf_location_role,
+    lf_no_iam_allowed_principals,
     lf_settings_append,
+    lf_table_default_permissions,
 )
 from tests.readiness.helpers import EXEC_ROLE, allow, arn, compliant, policy, problems, ref, res, role, template
 
@@ -130,3 +132,48 @@ def test_lf6_kms_location_needs_a_custom_role() -> None:
     ]
     good = template(Key=res("AWS::KMS::Key"), Bucket=kms_bucket(), Loc=location())
     assert compliant(lf_location_role.RULE, good) == ["Loc"]
+
+
+def test_lf7_databases_must_empty_their_table_default_permissions() -> None:
+    base = {"Settings": settings()}
+    unset = template(**base, Db=database(["Settings"]))
+    assert problems(lf_table_default_permissions.RULE, unset) == [
+        "Db: CreateTableDefaultPermissions is unset, so new tables grant IAMAllowedPrincipals ALL"
+    ]
+    iam_default = res(
+        "AWS::Glue::Database",
+        ["Settings"],
+        CatalogId=ref("AWS::AccountId"),
+        DatabaseInput={
+            "Name": "lake_raw",
+            "CreateTableDefaultPermissions": [
+                {"Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"}, "Permissions": ["ALL"]}
+            ],
+        },
+    )
+    assert problems(lf_table_default_permissions.RULE, template(**base, Db=iam_default))
+    governed = res(
+        "AWS::Glue::Database",
+        ["Settings"],
+        CatalogId=ref("AWS::AccountId"),
+        DatabaseInput={"Name": "lake_raw", "CreateTableDefaultPermissions": []},
+    )
+    assert compliant(lf_table_default_permissions.RULE, template(**base, Db=governed)) == ["Db"]
+    # A database in an account that does not use Lake Formation is not its concern.
+    assert compliant(lf_table_default_permissions.RULE, template(Db=database())) == []
+
+
+def test_lf8_no_grant_or_default_names_iam_allowed_principals() -> None:
+    bad = template(Settings=settings(), Grant=grant(principal="IAM_ALLOWED_PRINCIPALS"))
+    assert problems(lf_no_iam_allowed_principals.RULE, bad) == ["Grant: grants IAM_ALLOWED_PRINCIPALS access"]
+    defaults = settings()
+    defaults["Properties"]["CreateTableDefaultPermissions"] = [
+        {"Principal": {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"}, "Permissions": ["ALL"]}
+    ]
+    assert problems(lf_no_iam_allowed_principals.RULE, template(Settings=defaults)) == [
+        "Settings: its default permissions grant IAM_ALLOWED_PRINCIPALS"
+    ]
+    assert compliant(lf_no_iam_allowed_principals.RULE, template(Settings=settings(), Grant=grant())) == [
+        "Grant",
+        "Settings",
+    ]

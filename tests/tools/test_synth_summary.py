@@ -71,8 +71,9 @@ def test_policy_action_counts_match_the_policy_documents(sandbox: SynthesizedSta
 
 def test_persona_roles_are_assumable_inside_the_account_only(sandbox: SynthesizedStage, summary: str) -> None:
     block = " ".join(section(summary, sandbox.stacks["DataLake"].stack_name).split())
-    assert "DataScientistRole <- any principal of this account ->" in block
-    assert "MlOpsRole <- any principal of this account ->" in block
+    # The condition: MFA on sandbox, named principals elsewhere (see test_data_lake_stack).
+    assert "DataScientistRole <- any principal of this account (with conditions) ->" in block
+    assert "MlOpsRole <- any principal of this account (with conditions) ->" in block
     assert "ANYONE" not in summary
 
 

@@ -18,6 +18,8 @@ from tests.synth import CONTEXT, ROOT
 
 REGION = {"region": "eu-west-1"}
 ARN = "arn:aws:iam::123456789012:role/{}"
+# Outside sandbox stages the persona roles must name whom they trust.
+PERSONAS = {"data_scientist": ["role/analysts/DataScientist*"], "mlops": ["role/MLOps"]}
 
 BAD_CONFIGS = [
     ({"network": {"az_count": 1}}, "stages.s.network.az_count", "between 2 and 6"),
@@ -107,8 +109,8 @@ BAD_CONFIGS = [
     ({"region": "Mars-1"}, "stages.s.region", "matching"),
     ({"region": "eu-west-\uff11"}, "stages.s.region", "matching"),  # a fullwidth digit one
     ({"region": "xx-west-1"}, "stages.s.region", "upgrade boto3 in requirements.txt"),
-    ({"region": "ap-southeast-7"}, "stages.s.region", "python -m stacks.image_uris --refresh"),
-    ({}, "stages.s.region", "is required"),
+    ({"region": "ap-southeast-7", "personas": PERSONAS}, "stages.s.region", "python -m stacks.image_uris --refresh"),
+    ({"sandbox": True}, "stages.s.region", "is required"),
     ({**REGION, "inference": {"xgboost_version": "9.9-9"}}, "stages.s.inference.xgboost_version", "--refresh"),
     ({"sandbox": "yes"}, "stages.s.sandbox", "true or false"),
     # Numbers: finite only (Python's JSON reader accepts NaN and Infinity)
@@ -116,6 +118,35 @@ BAD_CONFIGS = [
     ({"api": {"throttle_rate_limit": float("inf")}}, "stages.s.api.throttle_rate_limit", "a number"),
     # The stage name comes from the block's key: the block cannot set it, and errors do not offer it
     ({"name": "other"}, "stages.s.name", "allowed keys are ['account', 'api', 'data_lake'"),
+    # Persona principals, key administrators, the audit trail's lock and log retention
+    (REGION, "stages.s.personas.data_scientist", "at least one principal outside sandbox stages"),
+    (
+        {**REGION, "personas": {**PERSONAS, "mlops": []}},
+        "stages.s.personas.mlops",
+        "at least one principal outside sandbox stages",
+    ),
+    ({"personas": {"mlops": ["group/ops"]}}, "stages.s.personas.mlops[0]", "matching"),
+    ({"keys": {"admin_principals": ["arn:aws:iam::1:role/x"]}}, "stages.s.keys.admin_principals[0]", "matching"),
+    (
+        {**REGION, "sandbox": True, "observability": {"trail_object_lock_mode": "compliance"}},
+        "stages.s.observability.trail_object_lock_mode",
+        "must be 'governance' on sandbox stages",
+    ),
+    (
+        {**REGION, "sandbox": True, "observability": {"trail_object_lock_days": 400}},
+        "stages.s.observability.trail_object_lock_days",
+        "must not exceed trail_expire_after_days (365)",
+    ),
+    (
+        {**REGION, "personas": PERSONAS, "api": {"function": {"log_retention_days": 30}}},
+        "stages.s.api.function.log_retention_days",
+        "at least 365 outside sandbox stages",
+    ),
+    (
+        {**REGION, "personas": PERSONAS, "network": {"flow_log_retention_days": 90}},
+        "stages.s.network.flow_log_retention_days",
+        "at least 365 outside sandbox stages",
+    ),
 ]
 
 
@@ -151,7 +182,7 @@ def test_stage_names_are_held_to_the_limits_of_every_derived_name(stage: str, al
 
 def test_longest_stage_name_fits_every_derived_name() -> None:
     stage = "d" * MAX_STAGE_NAME_LENGTH
-    assert load_stage({stage: REGION}, stage).name == stage
+    assert load_stage({stage: {**REGION, "personas": PERSONAS}}, stage).name == stage
     for limit in LIMITS:
         assert all(len(name) <= limit.max_length for name in limit.names(stage)), limit.what
     assert any(len(name) == TIGHTEST.max_length for name in TIGHTEST.names(stage))
@@ -174,7 +205,7 @@ def test_environment_account_and_region_are_validated_like_configured_ones() -> 
         load_stage({"s": {}}, "s", region="mars-east-1")
     assert error.value.path == "CDK_DEFAULT_REGION" and "upgrade boto3" in error.value.allowed
     with pytest.raises(ConfigError) as error:
-        load_stage({"s": {}}, "s", region="us-isob-west-1")
+        load_stage({"s": {"personas": PERSONAS}}, "s", region="us-isob-west-1")
     assert error.value.path == "CDK_DEFAULT_REGION" and "python -m stacks.image_uris --refresh" in error.value.allowed
 
 
@@ -208,7 +239,7 @@ def test_unknown_stage_lists_defined_stages() -> None:
 
 
 def test_defaults_apply_and_environment_fills_account_and_region() -> None:
-    config = load_stage({"s": {}}, "s", account="123456789012", region="eu-central-1")
+    config = load_stage({"s": {"personas": PERSONAS}}, "s", account="123456789012", region="eu-central-1")
     assert (config.account, config.region, config.sandbox, config.network.az_count) == (
         "123456789012",
         "eu-central-1",
@@ -219,7 +250,7 @@ def test_defaults_apply_and_environment_fills_account_and_region() -> None:
 
 
 def test_stage_settings_win_over_environment() -> None:
-    config = load_stage({"s": {"region": "us-west-2"}}, "s", region="eu-central-1")
+    config = load_stage({"s": {"region": "us-west-2", "personas": PERSONAS}}, "s", region="eu-central-1")
     assert config.region == "us-west-2"
 
 
@@ -273,7 +304,7 @@ ACCEPTED = [
 
 @pytest.mark.parametrize("settings", ACCEPTED)
 def test_values_people_type_are_accepted(settings: dict[str, Any]) -> None:
-    load_stage({"s": {**REGION, **settings}}, "s")
+    load_stage({"s": {**REGION, "personas": PERSONAS, **settings}}, "s")
 
 
 @pytest.mark.parametrize(

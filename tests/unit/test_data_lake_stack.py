@@ -8,7 +8,8 @@ from aws_cdk.assertions import Match
 
 from tests.synth import SynthesizedStage
 
-ZONE_BUCKETS = ("RawZone", "CuratedZone", "AthenaResults")
+ZONE_BUCKETS = {"RawZone": "LakeKey", "CuratedZone": "CuratedKey", "CaptureZone": "CaptureKey"}
+PERSONAS = ("DataScientist", "MlOps")
 
 
 def bucket(stage: SynthesizedStage, prefix: str) -> dict[str, Any]:
@@ -16,12 +17,71 @@ def bucket(stage: SynthesizedStage, prefix: str) -> dict[str, Any]:
     return found
 
 
-def test_zone_buckets_use_the_lake_cmk_with_bucket_keys(every_stage: SynthesizedStage) -> None:
-    for name in ZONE_BUCKETS:
-        (rule,) = bucket(every_stage, name)["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-        assert rule["BucketKeyEnabled"] is True
-        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
-        assert rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0].startswith("LakeKey")
+def key_of(stage: SynthesizedStage, bucket_prefix: str) -> str:
+    (rule,) = bucket(stage, bucket_prefix)["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["BucketKeyEnabled"] is True
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    return str(rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]["Fn::GetAtt"][0])
+
+
+def test_each_zone_and_each_persona_results_bucket_has_its_own_key(every_stage: SynthesizedStage) -> None:
+    keys = {name: key_of(every_stage, name) for name in ZONE_BUCKETS}
+    for name, key in ZONE_BUCKETS.items():
+        assert keys[name].startswith(key)
+    keys.update({persona: key_of(every_stage, f"{persona}Results") for persona in PERSONAS})
+    assert len(set(keys.values())) == len(keys)
+    catalog = every_stage.resources("DataLake", "AWS::Glue::DataCatalogEncryptionSettings")
+    (settings,) = catalog.values()
+    catalog_key = settings["Properties"]["DataCatalogEncryptionSettings"]["EncryptionAtRest"]["SseAwsKmsKeyId"]
+    assert catalog_key["Fn::GetAtt"][0].startswith("CatalogKey")
+
+
+def test_key_policies_separate_administrators_from_users(every_stage: SynthesizedStage) -> None:
+    for unit in every_stage.templates:
+        for logical_id, key in every_stage.resources(unit, "AWS::KMS::Key").items():
+            statements = key["Properties"]["KeyPolicy"]["Statement"]
+            assert not any(s["Action"] in ("kms:*", ["kms:*"]) for s in statements), logical_id
+            administration = [s for s in statements if s.get("Sid", "").startswith("KeyAdministration")]
+            assert administration, logical_id
+            for statement in administration:
+                assert not any(
+                    a.startswith(("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")) for a in statement["Action"]
+                )
+
+
+def test_zone_keys_are_usable_only_through_s3(every_stage: SynthesizedStage) -> None:
+    keys = every_stage.resources("DataLake", "AWS::KMS::Key")
+    for name in ("LakeKey", "CuratedKey", "CaptureKey"):
+        (key,) = [v for k, v in keys.items() if k.startswith(name)]
+        (use,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid", "").startswith("UseBy")]
+        assert use["Sid"] == "UseByAccountPrincipalsViaS3"
+        assert "kms:ViaService" in use["Condition"]["StringEquals"]
+
+
+def test_prod_key_administrators_come_from_config(prod: SynthesizedStage) -> None:
+    (key,) = [v for k, v in prod.resources("DataLake", "AWS::KMS::Key").items() if k.startswith("CuratedKey")]
+    (admins,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"] if s.get("Sid") == "KeyAdministration"]
+    patterns = admins["Condition"]["ArnLike"]["aws:PrincipalArn"]
+    assert [p["Fn::Join"][1][-1] for p in patterns] == [f":{p}" for p in prod.config.keys.admin_principals]
+
+
+def test_databases_give_new_tables_no_default_permissions(every_stage: SynthesizedStage) -> None:
+    for database in every_stage.resources("DataLake", "AWS::Glue::Database").values():
+        assert database["Properties"]["DatabaseInput"]["CreateTableDefaultPermissions"] == []
+
+
+def test_no_grant_to_iam_allowed_principals(every_stage: SynthesizedStage) -> None:
+    for unit, template in every_stage.templates.items():
+        assert "IAM_ALLOWED_PRINCIPALS" not in str(template), unit
+
+
+def test_data_buckets_deny_other_accounts_and_other_keys(every_stage: SynthesizedStage) -> None:
+    policies = every_stage.resources("DataLake", "AWS::S3::BucketPolicy")
+    for policy in policies.values():
+        sids = {s.get("Sid") for s in policy["Properties"]["PolicyDocument"]["Statement"]}
+        assert "DenyPrincipalsOutsideAccount" in sids
+        if not policy["Properties"]["Bucket"]["Ref"].startswith("AccessLogs"):
+            assert {"DenyOtherEncryption", "DenyOtherKeys"} <= sids
 
 
 def test_access_log_bucket_uses_sse_s3(sandbox: SynthesizedStage) -> None:
@@ -59,31 +119,32 @@ def test_zone_buckets_log_to_the_access_log_bucket(every_stage: SynthesizedStage
 
 def test_lifecycle_moves_ageing_data_and_expires_noncurrent_versions(every_stage: SynthesizedStage) -> None:
     config = every_stage.config.data_lake
-    for name in ("RawZone", "CuratedZone"):
+    for name in ZONE_BUCKETS:
         (rule,) = bucket(every_stage, name)["Properties"]["LifecycleConfiguration"]["Rules"]
         assert rule["Transitions"] == [
             {"StorageClass": "STANDARD_IA", "TransitionInDays": config.infrequent_access_after_days},
             {"StorageClass": "GLACIER_IR", "TransitionInDays": config.glacier_after_days},
         ]
         assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": config.noncurrent_versions_expire_after_days}
-    (rule,) = bucket(every_stage, "AthenaResults")["Properties"]["LifecycleConfiguration"]["Rules"]
-    assert rule["ExpirationInDays"] == config.athena_results_expire_after_days
+    for persona in PERSONAS:
+        (rule,) = bucket(every_stage, f"{persona}Results")["Properties"]["LifecycleConfiguration"]["Rules"]
+        assert rule["ExpirationInDays"] == config.athena_results_expire_after_days
 
 
 def test_removal_policy_follows_the_stage(sandbox: SynthesizedStage, prod: SynthesizedStage) -> None:
-    for name in (*ZONE_BUCKETS, "AccessLogs"):
+    names = (*ZONE_BUCKETS, *(f"{p}Results" for p in PERSONAS), "AccessLogs")
+    for name in names:
         assert bucket(sandbox, name)["DeletionPolicy"] == "Delete"
         assert bucket(prod, name)["DeletionPolicy"] == "Retain"
-    sandbox.template("DataLake").resource_count_is("Custom::S3AutoDeleteObjects", 4)
+    sandbox.template("DataLake").resource_count_is("Custom::S3AutoDeleteObjects", len(names))
     prod.template("DataLake").resource_count_is("Custom::S3AutoDeleteObjects", 0)
     assert sandbox.stacks["DataLake"].termination_protection is False
     assert prod.stacks["DataLake"].termination_protection is True
 
 
-def test_lake_key_rotates_and_trusts_logs_service(sandbox: SynthesizedStage) -> None:
-    (key,) = [v for k, v in sandbox.resources("DataLake", "AWS::KMS::Key").items() if k.startswith("LakeKey")]
-    assert key["Properties"]["EnableKeyRotation"] is True
-    assert any("logs." in str(s["Principal"]) for s in key["Properties"]["KeyPolicy"]["Statement"])
+def test_lake_keys_rotate(sandbox: SynthesizedStage) -> None:
+    for key in sandbox.resources("DataLake", "AWS::KMS::Key").values():
+        assert key["Properties"]["EnableKeyRotation"] is True
 
 
 def test_lake_settings_append_the_cfn_execution_role(every_stage: SynthesizedStage) -> None:
@@ -117,7 +178,7 @@ def test_databases_are_created_after_lake_settings(every_stage: SynthesizedStage
         assert any(d.startswith("LakeSettings") for d in database["DependsOn"])
 
 
-def test_catalog_encrypted_with_the_lake_cmk(sandbox: SynthesizedStage) -> None:
+def test_catalog_encrypted_with_its_cmk(sandbox: SynthesizedStage) -> None:
     sandbox.template("DataLake").has_resource_properties(
         "AWS::Glue::DataCatalogEncryptionSettings",
         {
@@ -149,6 +210,15 @@ def _grants_of(stage: SynthesizedStage, role_prefix: str) -> list[dict[str, Any]
         for g in stage.resources("DataLake", "AWS::LakeFormation::PrincipalPermissions").values()
         if g["Properties"]["Principal"]["DataLakePrincipalIdentifier"]["Fn::GetAtt"][0].startswith(role_prefix)
     ]
+
+
+def _persona_policies(stage: SynthesizedStage) -> dict[str, dict[str, Any]]:
+    policies = stage.resources("DataLake", "AWS::IAM::ManagedPolicy")
+    found = {}
+    for persona in PERSONAS:
+        (policy,) = [p for k, p in policies.items() if k.startswith(f"{persona}Policy")]
+        found[persona] = policy["Properties"]["PolicyDocument"]
+    return found
 
 
 def _expression(grant: dict[str, Any]) -> dict[str, list[str]]:
@@ -183,38 +253,62 @@ def test_every_grant_depends_on_settings_tags_and_locations(every_stage: Synthes
         assert sum(d.startswith(("RawLocation", "CuratedLocation")) for d in depends) == 2
 
 
-def test_personas_can_get_data_access_and_use_the_workgroup(sandbox: SynthesizedStage) -> None:
-    policies = [
-        p
-        for k, p in sandbox.resources("DataLake", "AWS::IAM::ManagedPolicy").items()
-        if k.startswith(("DataScientist", "MlOps"))
-    ]
-    assert len(policies) == 2
-    for policy in policies:
-        actions = [
-            a
-            for s in policy["Properties"]["PolicyDocument"]["Statement"]
-            for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-        ]
+def _actions(document: dict[str, Any]) -> list[str]:
+    return [a for s in document["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+
+
+def test_personas_can_get_data_access_and_use_their_workgroup(sandbox: SynthesizedStage) -> None:
+    for document in _persona_policies(sandbox).values():
+        actions = _actions(document)
         assert "lakeformation:GetDataAccess" in actions
         assert "athena:StartQueryExecution" in actions
+        assert "kms:Encrypt" not in actions
+        assert "s3:DeleteObject" not in actions
         assert not any(a.endswith("*") for a in actions)
 
 
-def test_athena_workgroup_enforces_kms_encrypted_results(every_stage: SynthesizedStage) -> None:
-    every_stage.template("DataLake").has_resource_properties(
-        "AWS::Athena::WorkGroup",
-        {
-            "WorkGroupConfiguration": Match.object_like(
-                {
-                    "EnforceWorkGroupConfiguration": True,
-                    "ResultConfiguration": Match.object_like(
-                        {"EncryptionConfiguration": {"EncryptionOption": "SSE_KMS", "KmsKey": Match.any_value()}}
-                    ),
-                }
-            )
-        },
-    )
+def test_each_persona_has_an_enforced_workgroup_writing_to_its_own_bucket_and_key(
+    every_stage: SynthesizedStage,
+) -> None:
+    workgroups = {
+        k: w["Properties"]["WorkGroupConfiguration"]
+        for k, w in every_stage.resources("DataLake", "AWS::Athena::WorkGroup").items()
+    }
+    assert len(workgroups) == len(PERSONAS)
+    for persona in PERSONAS:
+        (config,) = [c for k, c in workgroups.items() if k.startswith(persona)]
+        assert config["EnforceWorkGroupConfiguration"] is True
+        results = config["ResultConfiguration"]
+        assert results["EncryptionConfiguration"]["EncryptionOption"] == "SSE_KMS"
+        assert results["EncryptionConfiguration"]["KmsKey"]["Fn::GetAtt"][0] == key_of(every_stage, f"{persona}Results")
+        assert results["OutputLocation"]["Fn::Join"][1][1]["Ref"].startswith(f"{persona}Results")
+
+
+def test_a_persona_reaches_only_its_own_workgroup_and_results(sandbox: SynthesizedStage) -> None:
+    def named(resource_type: str, prefix: str) -> str:
+        return next(k for k in sandbox.resources("DataLake", resource_type) if k.startswith(prefix))
+
+    workgroups = {p: named("AWS::Athena::WorkGroup", p) for p in PERSONAS}
+    buckets = {p: named("AWS::S3::Bucket", f"{p}Results") for p in PERSONAS}
+    for persona, document in _persona_policies(sandbox).items():
+        text = str(document)
+        other = next(p for p in PERSONAS if p != persona)
+        assert workgroups[persona] in text and buckets[persona] in text
+        assert workgroups[other] not in text and buckets[other] not in text
+
+
+def test_persona_roles_trust_mfa_on_sandbox_and_named_principals_on_prod(
+    sandbox: SynthesizedStage, prod: SynthesizedStage
+) -> None:
+    for stage in (sandbox, prod):
+        roles = stage.resources("DataLake", "AWS::IAM::Role")
+        for persona in PERSONAS:
+            (role,) = [r for k, r in roles.items() if k.startswith(f"{persona}Role")]
+            (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+            if stage is sandbox:
+                assert statement["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
+            else:
+                assert "aws:PrincipalArn" in statement["Condition"]["ArnLike"]
 
 
 def test_no_role_has_an_inline_policy(every_stage: SynthesizedStage) -> None:

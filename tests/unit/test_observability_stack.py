@@ -36,7 +36,7 @@ def test_trail_validates_files_encrypts_and_logs(every_stage: SynthesizedStage) 
     management = [s for s in props["EventSelectors"] if s.get("IncludeManagementEvents")]
     assert management and management[0]["ReadWriteType"] == "All"
     (data,) = [d for s in props["EventSelectors"] for d in s.get("DataResources", [])]
-    assert data["Type"] == "AWS::S3::Object" and len(data["Values"]) == 2
+    assert data["Type"] == "AWS::S3::Object" and len(data["Values"]) == 4  # two zones, two persona results
     groups = every_stage.resources("Observability", "AWS::Logs::LogGroup").values()
     assert all(
         g["Properties"]["RetentionInDays"] == every_stage.config.observability.trail_log_retention_days for g in groups
