@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import aws_cdk as cdk
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_iam as iam
@@ -15,15 +17,22 @@ from stacks.common import allow_logs_service, retention
 from stacks.keys import customer_key
 
 NONCURRENT_EXPIRE_AFTER_DAYS = 30
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
 
 
 class AuditTrail(Construct):
     """A multi-region CloudTrail trail with log file validation and KMS encryption.
 
-    Delivers to its own locked-down bucket (Block Public Access, TLS only, versioned,
-    access-logged, only CloudTrail may write) and to a KMS-encrypted CloudWatch log
-    group with retention. Records management events plus S3 data events of
-    `data_buckets`. Exposes `trail`, `bucket`, `log_group`, `key`.
+    Delivers to its own bucket (Block Public Access, TLS only, versioned, access-logged,
+    only this trail may write, and S3 Object Lock so no delivered log can be changed or
+    deleted before its retention ends) and to a KMS-encrypted CloudWatch log group with
+    retention. Records management events plus S3 data events of `data_buckets`.
+
+    Every grant to CloudTrail (bucket policy, key policy, the log delivery role's trust) is
+    conditioned on this trail's ARN (`aws:SourceArn`, and the key on the
+    `aws:cloudtrail:arn` encryption context), so another trail cannot use them. The trail
+    therefore has a name (`trail_name`, from the stage): its ARN must be known before it exists.
+    Exposes `trail`, `trail_arn`, `bucket`, `log_group`, `key`.
     """
 
     def __init__(
@@ -31,14 +40,19 @@ class AuditTrail(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        trail_name: str,
         data_buckets: list[s3.IBucket],
         log_retention_days: int,
         key_admins: tuple[str, ...],
         expire_after_days: int,
+        object_lock_mode: Literal["governance", "compliance"],
+        object_lock_days: int,
         removal_policy: cdk.RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = cdk.Stack.of(self)
+        self.trail_arn = stack.format_arn(service="cloudtrail", resource="trail", resource_name=trail_name)
+        from_this_trail = {"StringEquals": {"aws:SourceArn": self.trail_arn}}
         self.key = customer_key(
             self,
             "Key",
@@ -49,10 +63,23 @@ class AuditTrail(Construct):
         allow_logs_service(self.key)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("cloudtrail.amazonaws.com")],
-                actions=["kms:GenerateDataKey*", "kms:DescribeKey"],
+                principals=[iam.ServicePrincipal(CLOUDTRAIL)],
+                actions=["kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+                conditions={
+                    "StringEquals": {
+                        "aws:SourceArn": self.trail_arn,
+                        "kms:EncryptionContext:aws:cloudtrail:arn": self.trail_arn,
+                    }
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(CLOUDTRAIL)],
+                actions=["kms:DescribeKey"],
+                resources=["*"],
+                conditions=from_this_trail,
             )
         )
         access_logs = access_log_bucket(
@@ -62,6 +89,10 @@ class AuditTrail(Construct):
             noncurrent_expire_after_days=NONCURRENT_EXPIRE_AFTER_DAYS,
             removal_policy=removal_policy,
         )
+        lock_for = (
+            s3.ObjectLockRetention.compliance if object_lock_mode == "compliance" else s3.ObjectLockRetention.governance
+        )
+        lock = lock_for(cdk.Duration.days(object_lock_days))
         self.bucket = kms_bucket(
             self,
             "Bucket",
@@ -73,6 +104,27 @@ class AuditTrail(Construct):
                 noncurrent_version_expiration=cdk.Duration.days(NONCURRENT_EXPIRE_AFTER_DAYS),
             ),
             removal_policy=removal_policy,
+            object_lock=lock,
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailAclCheck",
+                principals=[iam.ServicePrincipal(CLOUDTRAIL)],
+                actions=["s3:GetBucketAcl"],
+                resources=[self.bucket.bucket_arn],
+                conditions=from_this_trail,
+            )
+        )
+        self.bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudTrailWrite",
+                principals=[iam.ServicePrincipal(CLOUDTRAIL)],
+                actions=["s3:PutObject"],
+                resources=[self.bucket.arn_for_objects(f"AWSLogs/{stack.account}/*")],
+                conditions={
+                    "StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": self.trail_arn}
+                },
+            )
         )
 
         self.log_group = logs.LogGroup(
@@ -85,7 +137,7 @@ class AuditTrail(Construct):
         log_role = iam.Role(
             self,
             "LogsRole",
-            assumed_by=iam.ServicePrincipal("cloudtrail.amazonaws.com"),
+            assumed_by=iam.ServicePrincipal(CLOUDTRAIL).with_conditions(from_this_trail),
             description="CloudTrail delivery to CloudWatch Logs",
         )
         log_policy = role_policy(self, "LogsPolicy", log_role, description="CloudTrail delivery to its log group")
@@ -94,22 +146,32 @@ class AuditTrail(Construct):
                 actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[self.log_group.log_group_arn]
             )
         )
-        self.trail = cloudtrail.Trail(
+        self.trail = cloudtrail.CfnTrail(
             self,
             "Trail",
-            bucket=self.bucket,
-            encryption_key=self.key,
-            enable_file_validation=True,
+            trail_name=trail_name,
+            is_logging=True,
+            s3_bucket_name=self.bucket.bucket_name,
+            kms_key_id=self.key.key_arn,
+            enable_log_file_validation=True,
             include_global_service_events=True,
             is_multi_region_trail=True,
-            management_events=cloudtrail.ReadWriteType.ALL,
-            send_to_cloud_watch_logs=False,
+            cloud_watch_logs_log_group_arn=self.log_group.log_group_arn,
+            cloud_watch_logs_role_arn=log_role.role_arn,
+            event_selectors=[
+                cloudtrail.CfnTrail.EventSelectorProperty(
+                    include_management_events=True,
+                    read_write_type="All",
+                    data_resources=[
+                        cloudtrail.CfnTrail.DataResourceProperty(
+                            type="AWS::S3::Object", values=[f"{b.bucket_arn}/" for b in data_buckets]
+                        )
+                    ],
+                )
+            ],
         )
-        cfn_trail = self.trail.node.default_child
-        assert isinstance(cfn_trail, cloudtrail.CfnTrail)
-        cfn_trail.cloud_watch_logs_log_group_arn = self.log_group.log_group_arn
-        cfn_trail.cloud_watch_logs_role_arn = log_role.role_arn
-        cfn_trail.node.add_dependency(log_policy)
-        self.trail.add_s3_event_selector(
-            [cloudtrail.S3EventSelector(bucket=b) for b in data_buckets], read_write_type=cloudtrail.ReadWriteType.ALL
-        )
+        # CloudTrail checks that it may write to the bucket and the log group when the trail is created.
+        policy = self.bucket.policy
+        assert policy is not None
+        self.trail.add_dependency(policy.node.default_child)  # type: ignore[arg-type]
+        self.trail.node.add_dependency(log_policy)

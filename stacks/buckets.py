@@ -89,11 +89,14 @@ def kms_bucket(
     log_prefix: str,
     lifecycle_rule: s3.LifecycleRule,
     removal_policy: cdk.RemovalPolicy,
+    object_lock: s3.ObjectLockRetention | None = None,
 ) -> s3.Bucket:
     """A data bucket: SSE-KMS with a bucket key, Block Public Access, TLS only,
     versioned, owner-enforced, server access logs under ``log_prefix``, emptied on
     delete when the stage destroys its data; its policy denies principals of other
-    accounts and uploads encrypted any other way than with ``key``."""
+    accounts and uploads encrypted any other way than with ``key``. With ``object_lock``
+    every object version is locked for its default retention, and the bucket is retained
+    on delete: S3 refuses to delete locked versions, so emptying it would fail."""
     bucket = s3.Bucket(
         scope,
         construct_id,
@@ -107,8 +110,10 @@ def kms_bucket(
         server_access_logs_bucket=access_logs,
         server_access_logs_prefix=log_prefix,
         lifecycle_rules=[lifecycle_rule],
-        removal_policy=removal_policy,
-        auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
+        object_lock_enabled=object_lock is not None or None,
+        object_lock_default_retention=object_lock,
+        removal_policy=cdk.RemovalPolicy.RETAIN if object_lock else removal_policy,
+        auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY and object_lock is None,
     )
     deny_outside_account(bucket)
     deny_other_encryption(bucket, key)

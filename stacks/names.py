@@ -2,7 +2,7 @@
 
 The stage name is part of every stack name and of the account-wide names that let two
 stages share an account (Glue databases, LF-tag keys, the Athena workgroups, the Glue
-security configuration, the WAF log group). Each service limits length and characters,
+security configuration, the WAF log group, the CloudTrail trail). Each service limits length and characters,
 so `stacks.config` validates a stage name against :data:`LIMITS`: a name that passes
 fits every derived name. A new stage-derived name is added here, next to its limit, and
 the stacks build it with the function defined here; the stage-name rule follows.
@@ -49,6 +49,12 @@ def security_configuration_name(stack: str) -> str:
     return f"{stack}-etl"
 
 
+def trail_name(stage: str) -> str:
+    """The audit trail: named so that its ARN, which its bucket and key policies name, is known
+    before it exists."""
+    return f"{STACK_PREFIX}-{stage}-audit"
+
+
 def waf_log_group_name(stack: str) -> str:
     """WAF delivers logs only to log groups whose names start with `aws-waf-logs-`."""
     return f"aws-waf-logs-{stack}"
@@ -78,6 +84,7 @@ LIMITS = (
     NameLimit(
         "Athena workgroup name", 128, r"[A-Za-z0-9._-]+", lambda stage: [lake_name(stage, w) for w in WORKGROUPS]
     ),
+    NameLimit("CloudTrail trail name", 128, r"[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9]", lambda s: [trail_name(s)]),
     NameLimit(
         "Glue security configuration name",
         255,

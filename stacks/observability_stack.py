@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -29,8 +31,10 @@ class ObservabilityStack(cdk.Stack):
         construct_id: str,
         *,
         config: ObservabilityConfig,
+        trail_name: str,
         data_buckets: list[s3.IBucket],
         key_admins: tuple[str, ...],
+        object_lock_mode: Literal["governance", "compliance"],
         removal_policy: cdk.RemovalPolicy,
         **kwargs: object,
     ) -> None:
@@ -68,9 +72,12 @@ class ObservabilityStack(cdk.Stack):
         self.audit = AuditTrail(
             self,
             "Audit",
+            trail_name=trail_name,
             data_buckets=[import_bucket(self, f"DataBucket{i}", b) for i, b in enumerate(data_buckets)],
             log_retention_days=config.trail_log_retention_days,
             key_admins=key_admins,
+            object_lock_mode=object_lock_mode,
+            object_lock_days=config.trail_object_lock_days,
             expire_after_days=config.trail_expire_after_days,
             removal_policy=removal_policy,
         )

@@ -16,7 +16,7 @@ from stacks.etl_stack import EtlStack
 from stacks.inference_stack import InferenceStack
 from stacks.ingestion_stack import IngestionStack
 from stacks.monitoring_stack import MonitoringStack
-from stacks.names import stack_name
+from stacks.names import stack_name, trail_name
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 
@@ -61,12 +61,14 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         app,
         stack_name(config.name, "Observability"),
         config=config.observability,
+        trail_name=trail_name(config.name),
         data_buckets=[
             data_lake.raw_bucket,
             data_lake.curated_bucket,
             *(persona.results.bucket for persona in data_lake.personas.values()),
         ],
         key_admins=config.keys.admin_principals,
+        object_lock_mode=config.trail_object_lock_mode,
         removal_policy=data_lake.removal_policy,
         description="ML pipeline: alarm topic and audit trail",
         **common,

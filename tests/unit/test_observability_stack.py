@@ -52,7 +52,44 @@ def test_trail_bucket_is_locked_down(sandbox: SynthesizedStage) -> None:
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in trail_policy
     )
-    writers = {str(s["Principal"]) for s in trail_policy if s["Effect"] == "Allow" and "s3:PutObject" in s["Action"]}
-    assert writers == {str({"Service": "cloudtrail.amazonaws.com"})}
+    writers = [s for s in trail_policy if s["Effect"] == "Allow" and "s3:PutObject" in s["Action"]]
+    assert [w["Principal"] for w in writers] == [{"Service": "cloudtrail.amazonaws.com"}]
+    assert "aws:SourceArn" in writers[0]["Condition"]["StringEquals"]
     for bucket in sandbox.resources("Observability", "AWS::S3::Bucket").values():
         assert bucket["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+
+
+def test_only_this_trail_may_use_the_bucket_key_and_log_role(every_stage: SynthesizedStage) -> None:
+    (trail,) = every_stage.resources("Observability", "AWS::CloudTrail::Trail").values()
+    name = trail["Properties"]["TrailName"]
+    assert name == f"MlPipeline-{every_stage.config.name}-audit"
+    grants = []
+    for kind in ("AWS::S3::BucketPolicy", "AWS::KMS::Key", "AWS::IAM::Role"):
+        for resource in every_stage.resources("Observability", kind).values():
+            props = resource["Properties"]
+            document = props.get("PolicyDocument") or props.get("KeyPolicy") or props["AssumeRolePolicyDocument"]
+            grants += [s for s in document["Statement"] if "cloudtrail.amazonaws.com" in str(s.get("Principal"))]
+    assert len(grants) == 5  # ACL check, write, two key statements, the log role's trust
+    for statement in grants:
+        assert str(statement["Condition"]["StringEquals"]["aws:SourceArn"]).endswith(f":trail/{name}']]}}")
+    (key_use,) = [g for g in grants if "kms:GenerateDataKey*" in g["Action"]]
+    assert "kms:EncryptionContext:aws:cloudtrail:arn" in key_use["Condition"]["StringEquals"]
+
+
+def test_trail_bucket_has_object_lock_from_config(sandbox: SynthesizedStage, prod: SynthesizedStage) -> None:
+    for stage, mode in ((sandbox, "GOVERNANCE"), (prod, "COMPLIANCE")):
+        (bucket,) = [
+            b for k, b in stage.resources("Observability", "AWS::S3::Bucket").items() if k.startswith("AuditBucket")
+        ]
+        assert bucket["Properties"]["ObjectLockEnabled"] is True
+        retention = bucket["Properties"]["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+        assert retention == {"Mode": mode, "Days": stage.config.observability.trail_object_lock_days}
+        # S3 refuses to delete locked versions, so the bucket is retained (and listed by `make destroy`).
+        assert bucket["DeletionPolicy"] == "Retain"
+
+
+def test_trail_records_data_events_of_the_zones_and_the_persona_results(every_stage: SynthesizedStage) -> None:
+    (trail,) = every_stage.resources("Observability", "AWS::CloudTrail::Trail").values()
+    (data,) = [d for s in trail["Properties"]["EventSelectors"] for d in s.get("DataResources", [])]
+    imports = {v["Fn::Join"][1][0]["Fn::ImportValue"].rsplit("-", 1)[-1] for v in data["Values"]}
+    assert {"RawZoneArn", "CuratedZoneArn", "ResultsArn"} <= imports
