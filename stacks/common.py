@@ -67,6 +67,20 @@ def allow_logs_service(key: kms.Key) -> None:
     )
 
 
+def from_this_account(scope: Construct, source_arn: str) -> dict[str, dict[str, str]]:
+    """Conditions that admit an AWS service principal only when it acts for a resource of this
+    account matching `source_arn` (cross-service confused deputy prevention)."""
+    return {
+        "StringEquals": {"aws:SourceAccount": cdk.Stack.of(scope).account},
+        "ArnLike": {"aws:SourceArn": source_arn},
+    }
+
+
+def events_rules(scope: Construct) -> str:
+    """Every EventBridge rule of this account and region (the source of rule targets)."""
+    return cdk.Stack.of(scope).format_arn(service="events", resource="rule", resource_name="*")
+
+
 DEAD_LETTER_QUEUE_REASON = (
     "This queue is itself a dead-letter queue (undeliverable notifications are kept here for 14 days); "
     "a dead-letter queue of a dead-letter queue would only move the same messages again"

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from stacks.access import Zone, allow_key, allow_zone, finding_id, import_zone, in_vpc, role_policy
 from stacks.bundling import ROOT
+from stacks.common import from_this_account
 from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
 from stacks.config import InferenceConfig, VariantConfig
 from stacks.image_uris import xgboost_image_uri
@@ -161,7 +162,9 @@ class InferenceStack(cdk.Stack):
         role = iam.Role(
             self,
             "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
+                from_this_account(self, self.format_arn(service="sagemaker", resource="*"))
+            ),
             description="SageMaker endpoint execution role",
         )
         policy = role_policy(self, "ExecutionPolicy", role, description="SageMaker model hosting")

@@ -123,7 +123,15 @@ class IngestionStack(cdk.Stack):
     def _delivery_role(self, raw: Zone) -> tuple[iam.Role, iam.ManagedPolicy]:
         """Firehose's role: read the stream, invoke the transform, add objects to the raw zone
         (it cannot read, replace or delete them), log."""
-        role = iam.Role(self, "DeliveryRole", assumed_by=iam.ServicePrincipal("firehose.amazonaws.com"))
+        # Firehose passes the account as external ID (Firehose developer guide), so only this
+        # account's delivery streams can assume the role.
+        role = iam.Role(
+            self,
+            "DeliveryRole",
+            assumed_by=iam.ServicePrincipal("firehose.amazonaws.com").with_conditions(
+                {"StringEquals": {"sts:ExternalId": self.account}}
+            ),
+        )
         policy = role_policy(
             self, "DeliveryPolicy", role, description="Firehose delivery from the event stream to the raw zone"
         )

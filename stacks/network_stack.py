@@ -9,19 +9,24 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.access import role_policy
-from stacks.common import allow_logs_service, retention
+from stacks.common import allow_logs_service, from_this_account, retention
 from stacks.compliance import skip_cdk_provider
 from stacks.config import SUBNET_PREFIX_LENGTH, NetworkConfig
 from stacks.keys import customer_key
 
 # Interface endpoints the later stacks call from isolated subnets (no NAT, no internet).
+# Each with whether its calls name resources of one account (`aws:ResourceAccount` is in the
+# request): STS and X-Ray calls such as GetCallerIdentity and PutTraceSegments have none.
 INTERFACE_ENDPOINTS = {
-    "SageMakerRuntime": ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME,
-    "Sts": ec2.InterfaceVpcEndpointAwsService.STS,
-    "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-    "Kms": ec2.InterfaceVpcEndpointAwsService.KMS,
-    "XRay": ec2.InterfaceVpcEndpointAwsService.XRAY,
+    "SageMakerRuntime": (ec2.InterfaceVpcEndpointAwsService.SAGEMAKER_RUNTIME, True),
+    "Sts": (ec2.InterfaceVpcEndpointAwsService.STS, False),
+    "Logs": (ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS, True),
+    "Kms": (ec2.InterfaceVpcEndpointAwsService.KMS, True),
+    "XRay": (ec2.InterfaceVpcEndpointAwsService.XRAY, False),
 }
+# ECR keeps image layers in this AWS-owned bucket; pulls of SageMaker's built-in images
+# through the VPC fetch them with pre-signed URLs of ECR's account.
+ECR_LAYER_BUCKET = "prod-{region}-starport-layer-bucket"
 
 
 class NetworkStack(cdk.Stack):
@@ -57,12 +62,21 @@ class NetworkStack(cdk.Stack):
                 )
             ],
             restrict_default_security_group=True,
-            gateway_endpoints={"S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)},
         )
         skip_cdk_provider(
             self, "Custom::VpcRestrictDefaultSGCustomResourceProvider", "closes the default security group"
         )
         self.subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.s3_endpoint = self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3)
+        self.s3_endpoint.add_to_policy(self._this_account(resources=True))
+        self.s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="EcrImageLayers",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:GetObject"],
+                resources=[f"arn:{self.partition}:s3:::{ECR_LAYER_BUCKET.format(region=self.region)}/*"],
+            )
+        )
 
         self.endpoint_security_group = ec2.SecurityGroup(
             self,
@@ -74,8 +88,8 @@ class NetworkStack(cdk.Stack):
         self.endpoint_security_group.add_ingress_rule(
             ec2.Peer.ipv4(config.cidr), ec2.Port.tcp(443), "HTTPS from the VPC"
         )
-        for name, service in INTERFACE_ENDPOINTS.items():
-            self.vpc.add_interface_endpoint(
+        for name, (service, resources) in INTERFACE_ENDPOINTS.items():
+            endpoint = self.vpc.add_interface_endpoint(
                 name,
                 service=service,
                 subnets=self.subnets,
@@ -83,6 +97,7 @@ class NetworkStack(cdk.Stack):
                 security_groups=[self.endpoint_security_group],
                 open=False,
             )
+            endpoint.add_to_policy(self._this_account(resources=resources))
 
         self.flow_log_key = customer_key(
             self,
@@ -99,7 +114,13 @@ class NetworkStack(cdk.Stack):
             retention=retention(config.flow_log_retention_days),
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        flow_log_role = iam.Role(self, "FlowLogRole", assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"))
+        flow_log_role = iam.Role(
+            self,
+            "FlowLogRole",
+            assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com").with_conditions(
+                from_this_account(self, self.format_arn(service="ec2", resource="vpc-flow-log", resource_name="*"))
+            ),
+        )
         role_policy(
             self, "FlowLogPolicy", flow_log_role, description="VPC flow logs delivery to its log group"
         ).add_statements(
@@ -114,6 +135,21 @@ class NetworkStack(cdk.Stack):
                 flow_log_group, flow_log_role.without_policy_updates()
             ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+
+    def _this_account(self, *, resources: bool) -> iam.PolicyStatement:
+        """An endpoint policy statement: principals of this account only, and (where the
+        service names them) resources of this account only, so the endpoint cannot carry
+        data to another account or credentials of another account into this VPC."""
+        conditions = {"aws:PrincipalAccount": self.account}
+        if resources:
+            conditions["aws:ResourceAccount"] = self.account
+        return iam.PolicyStatement(
+            sid="ThisAccountOnly",
+            principals=[iam.AnyPrincipal()],
+            actions=["*"],
+            resources=["*"],
+            conditions={"StringEquals": conditions},
         )
 
     @property

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from stacks.access import import_bucket
 from stacks.audit import AuditTrail
-from stacks.common import dead_letter_queue
+from stacks.common import dead_letter_queue, events_rules, from_this_account
 from stacks.config import ObservabilityConfig
 from stacks.keys import customer_key
 
@@ -46,22 +46,41 @@ class ObservabilityStack(cdk.Stack):
             admins=key_admins,
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        # CloudWatch alarms publish to an encrypted topic only if the key lets the service use it.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[
-                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
-                    iam.ServicePrincipal("events.amazonaws.com"),
-                    iam.ServicePrincipal("sns.amazonaws.com"),
-                ],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": self.account}},
+        # Alarms (CloudWatch), rule targets (EventBridge) and the topic's dead-letter queue (SNS)
+        # encrypt with the key; each service may use it only for resources of this account.
+        sources = {
+            "cloudwatch.amazonaws.com": self.format_arn(
+                service="cloudwatch",
+                resource="alarm",
+                resource_name="*",
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            ),
+            "events.amazonaws.com": events_rules(self),
+            "sns.amazonaws.com": self.format_arn(service="sns", resource="*"),
+        }
+        for service, source_arn in sources.items():
+            self.key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],
+                    conditions=from_this_account(self, source_arn),
+                )
             )
-        )
         self.alarm_topic = sns.Topic(
             self, "AlarmTopic", display_name="ML pipeline alarms", master_key=self.key, enforce_ssl=True
         )
+        # Other stacks reach the topic by ARN, so their alarms and rules add no unconditioned
+        # statements: the topic admits alarms and rules of this account only.
+        for service in ("cloudwatch.amazonaws.com", "events.amazonaws.com"):
+            self.alarm_topic.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[iam.ServicePrincipal(service)],
+                    actions=["sns:Publish"],
+                    resources=[self.alarm_topic.topic_arn],
+                    conditions=from_this_account(self, sources[service]),
+                )
+            )
         if config.alarm_emails:
             # Notifications SNS cannot deliver are kept, not lost.
             self.undelivered = dead_letter_queue(self, "UndeliveredAlarms", key=self.key)

@@ -98,6 +98,30 @@ def test_execution_role_reads_only_this_artifact(sandbox: SynthesizedStage) -> N
     assert "*" not in str(artifact["Resource"])
 
 
+def test_execution_role_only_adds_capture_objects(every_stage: SynthesizedStage) -> None:
+    (policy,) = [
+        p
+        for k, p in every_stage.resources("Inference", "AWS::IAM::ManagedPolicy").items()
+        if k.startswith("ExecutionPolicy")
+    ]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    capture = [s for s in statements if "CaptureZone" in str(s["Resource"]) and "s3:PutObject" in s["Action"]]
+    (objects,) = capture
+    assert "s3:GetObject" not in objects["Action"] and "s3:DeleteObject" not in objects["Action"]
+    (capture_key,) = [s for s in statements if "CaptureKey" in str(s["Resource"])]
+    assert sorted(capture_key["Action"]) == ["kms:Encrypt", "kms:GenerateDataKey"]
+    enis = [s for s in statements if "ec2:CreateNetworkInterface" in s["Action"]]
+    assert enis and all("ec2:Vpc" in s["Condition"]["ArnEquals"] for s in enis)
+
+
+def test_execution_role_trusts_sagemaker_of_this_account_only(every_stage: SynthesizedStage) -> None:
+    roles = every_stage.resources("Inference", "AWS::IAM::Role")
+    (role,) = [r for k, r in roles.items() if k.startswith("ExecutionRole")]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":sagemaker:" in str(statement["Condition"]["ArnLike"]["aws:SourceArn"])
+
+
 def test_every_variant_has_latency_error_and_cpu_alarms_with_actions(sandbox: SynthesizedStage) -> None:
     alarms = sandbox.resources("Inference", "AWS::CloudWatch::Alarm").values()
     metrics = {a["Properties"]["MetricName"] for a in alarms}

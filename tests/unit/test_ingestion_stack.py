@@ -104,6 +104,20 @@ def test_delivery_role_policy_is_scoped(sandbox: SynthesizedStage) -> None:
     } <= actions
     assert not any(a.endswith("*") for a in actions)
     assert all(s["Resource"] != "*" for s in statements)
+    # A writer: it adds objects, it cannot read, replace or delete them.
+    assert not {"s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"} & actions
+    raw_key = [s for s in statements if "kms:GenerateDataKey" in s["Action"]]
+    assert raw_key and all("kms:ViaService" in s["Condition"]["StringEquals"] for s in raw_key)
+    assert all("kms:EncryptionContext:aws:s3:arn" in s["Condition"]["ArnLike"] for s in raw_key)
+
+
+def test_delivery_role_trusts_firehose_of_this_account_only(every_stage: SynthesizedStage) -> None:
+    (role,) = [
+        r for k, r in every_stage.resources("Ingestion", "AWS::IAM::Role").items() if k.startswith("DeliveryRole")
+    ]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "firehose.amazonaws.com"}
+    assert statement["Condition"] == {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}
 
 
 def test_transform_function_settings(every_stage: SynthesizedStage) -> None:

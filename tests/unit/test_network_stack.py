@@ -78,3 +78,28 @@ def test_flow_log_key_trusts_logs_service_only_for_this_account(sandbox: Synthes
     statements = [s for k in keys for s in k["Properties"]["KeyPolicy"]["Statement"]]
     logs = [s for s in statements if "logs." in str(s["Principal"])]
     assert logs and "kms:EncryptionContext:aws:logs:arn" in logs[0]["Condition"]["ArnLike"]
+
+
+def test_endpoint_policies_admit_only_this_account(every_stage: SynthesizedStage) -> None:
+    endpoints = every_stage.resources("Network", "AWS::EC2::VPCEndpoint")
+    assert len(endpoints) == 6
+    for logical_id, endpoint in endpoints.items():
+        statements = endpoint["Properties"]["PolicyDocument"]["Statement"]
+        (own,) = [s for s in statements if s.get("Sid") == "ThisAccountOnly"]
+        assert own["Condition"]["StringEquals"]["aws:PrincipalAccount"] == {"Ref": "AWS::AccountId"}, logical_id
+        if logical_id.startswith(("VpcS3", "VpcKms", "VpcLogs", "VpcSageMakerRuntime")):
+            assert own["Condition"]["StringEquals"]["aws:ResourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_s3_endpoint_reaches_ecr_image_layers_of_the_region(every_stage: SynthesizedStage) -> None:
+    (s3,) = [e for k, e in every_stage.resources("Network", "AWS::EC2::VPCEndpoint").items() if k.startswith("VpcS3")]
+    (layers,) = [s for s in s3["Properties"]["PolicyDocument"]["Statement"] if s.get("Sid") == "EcrImageLayers"]
+    assert layers["Action"] == "s3:GetObject"
+    assert layers["Resource"].endswith(f":s3:::prod-{every_stage.config.region}-starport-layer-bucket/*")
+
+
+def test_flow_log_role_trusts_only_this_accounts_flow_logs(every_stage: SynthesizedStage) -> None:
+    (role,) = [r for k, r in every_stage.resources("Network", "AWS::IAM::Role").items() if k.startswith("FlowLogRole")]
+    (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":vpc-flow-log/*" in str(statement["Condition"]["ArnLike"]["aws:SourceArn"])

@@ -15,9 +15,22 @@ def test_alarm_topic_is_kms_encrypted_and_tls_only(sandbox: SynthesizedStage) ->
     )
 
 
-def test_alarm_key_lets_cloudwatch_publish(sandbox: SynthesizedStage) -> None:
-    (key,) = [k for i, k in sandbox.resources("Observability", "AWS::KMS::Key").items() if i.startswith("AlarmKey")]
-    assert any("cloudwatch.amazonaws.com" in str(s["Principal"]) for s in key["Properties"]["KeyPolicy"]["Statement"])
+def test_alarm_key_and_topic_admit_services_for_this_account_only(every_stage: SynthesizedStage) -> None:
+    keys = every_stage.resources("Observability", "AWS::KMS::Key")
+    (key,) = [k for i, k in keys.items() if i.startswith("AlarmKey")]
+    (policy,) = every_stage.resources("Observability", "AWS::SNS::TopicPolicy").values()
+    services = [
+        s
+        for document in (key["Properties"]["KeyPolicy"], policy["Properties"]["PolicyDocument"])
+        for s in document["Statement"]
+        if s["Effect"] == "Allow" and "Service" in s["Principal"]
+    ]
+    admitted = sorted(s["Principal"]["Service"] for s in services)
+    expected = ["cloudwatch.amazonaws.com", "events.amazonaws.com", "sns.amazonaws.com"]
+    assert admitted == sorted([*expected, *expected[:2]])
+    for statement in services:
+        assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        assert "aws:SourceArn" in statement["Condition"]["ArnLike"]
 
 
 def test_email_subscriptions_from_config(sandbox_options: SynthesizedStage) -> None:
