@@ -35,7 +35,8 @@ class StubRuntime:
 
 
 def warm(predict: Any, body: str, numeric_body: str) -> tuple[float, float]:
-    event, context = {"body": body}, SimpleNamespace(aws_request_id="bench")
+    event = {"headers": {"Content-Type": "application/json"}, "body": body}
+    context = SimpleNamespace(aws_request_id="bench")
 
     def handler_once() -> None:
         predict.handler(event, context)

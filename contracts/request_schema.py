@@ -1,7 +1,7 @@
 """The inference request contract, derived from the event contract.
 
 `POST /v1/predict` takes `{"instances": [ {<feature>: <value>, ...}, ... ]}` with the
-event contract's canonical feature names and units. API Gateway validates requests
+event contract's canonical feature names and units, as `application/json` in UTF-8. API Gateway validates requests
 against :func:`request_schema` (JSON Schema draft 4) before the Lambda runs; the
 Lambda applies the same rules with :func:`validate_instances` so it can name every
 invalid field, and so direct invocations are held to the same contract.
@@ -15,6 +15,12 @@ from typing import Any
 from contracts import Contract, Field
 
 MAX_STRING_LENGTH = 64
+# The one media type the API takes, matched case-insensitively: JSON, in UTF-8 if a charset is
+# named. The WAF rule in front of the API and the predict function both use this pattern.
+JSON_CONTENT_TYPE = r'application/json[ \t]*(;[ \t]*charset[ \t]*=[ \t]*("utf-8"|utf-8)[ \t]*)?'
+# A valid request nests three levels (object, instances array, instance object); the
+# function refuses deeper bodies before parsing them.
+MAX_JSON_DEPTH = 8
 
 
 def _feature_schema(f: Field) -> dict[str, Any]:

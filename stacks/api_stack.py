@@ -13,7 +13,8 @@ from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 import contracts
-from contracts.request_schema import request_schema
+from contracts.request_schema import JSON_CONTENT_TYPE, request_schema
+from contracts.time_budget import GATEWAY_TIMEOUT_SECONDS
 from stacks.common import allow_logs_service, retention
 from stacks.compliance import acknowledge, skip_checkov
 from stacks.config import ApiConfig
@@ -23,12 +24,12 @@ from stacks.names import waf_log_group_name
 from stacks.python_function import PythonFunction
 
 STAGE_NAME = "v1"
-JSON_ERROR_TEMPLATE = json.dumps(
-    {
-        "error": "$context.error.messageString",
-        "request_id": "$context.requestId",
-        "details": "$context.error.validationErrorString",
-    }
+# Gateway response templates only substitute variables. `$context.error.messageString` is
+# the error message already quoted as a JSON string; the request id is a plain identifier.
+# (`validationErrorString` is left out: API Gateway documents no JSON quoting for it.)
+JSON_ERROR_TEMPLATE = '{"error": $context.error.messageString, "request_id": "$context.requestId"}'
+UNSUPPORTED_MEDIA_TYPE_BODY = json.dumps(
+    {"error": "Content-Type must be application/json (charset utf-8)"}, allow_nan=False
 )
 SYNC_INVOKE_DLQ_REASON = (
     "API Gateway invokes the predict function synchronously and returns its errors to the caller; a Lambda "
@@ -96,6 +97,7 @@ class ApiStack(cdk.Stack):
                 "ENDPOINT_NAME": endpoint_name,
                 "MAX_BATCH_SIZE": str(config.max_batch_size),
                 "MAX_BODY_BYTES": str(config.max_body_bytes),
+                "FUNCTION_TIMEOUT_SECONDS": str(config.function.timeout_seconds),
                 "STATISTICS_FILE": FEATURE_STATISTICS.name,
             },
             extra_files={FEATURE_STATISTICS.name: FEATURE_STATISTICS},
@@ -197,7 +199,9 @@ class ApiStack(cdk.Stack):
         iam_auth = self.config.authorization == "iam"
         method = self.api.root.add_resource("predict").add_method(
             "POST",
-            apigateway.LambdaIntegration(self.predict.function, proxy=True, timeout=cdk.Duration.seconds(29)),
+            apigateway.LambdaIntegration(
+                self.predict.function, proxy=True, timeout=cdk.Duration.seconds(GATEWAY_TIMEOUT_SECONDS)
+            ),
             authorization_type=apigateway.AuthorizationType.IAM if iam_auth else apigateway.AuthorizationType.NONE,
             api_key_required=not iam_auth,
             request_models={"application/json": model},
@@ -249,10 +253,16 @@ class ApiStack(cdk.Stack):
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
             visibility_config=_visibility("InferenceApi"),
+            custom_response_bodies={
+                "unsupported-media-type": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                    content_type="APPLICATION_JSON", content=UNSUPPORTED_MEDIA_TYPE_BODY
+                )
+            },
             rules=[
                 rate_limit,
-                managed("AWSManagedRulesCommonRuleSet", 1),
-                managed("AWSManagedRulesKnownBadInputsRuleSet", 2),
+                _json_only(priority=1),
+                managed("AWSManagedRulesCommonRuleSet", 2),
+                managed("AWSManagedRulesKnownBadInputsRuleSet", 3),
             ],
         )
         wafv2.CfnWebACLAssociation(
@@ -286,6 +296,51 @@ class ApiStack(cdk.Stack):
                 wafv2.CfnLoggingConfiguration.FieldToMatchProperty(single_header={"Name": "authorization"})
             ],
         )
+
+
+def _json_only(*, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+    """POST requests whose Content-Type is not JSON get a 415 with a JSON body before API Gateway.
+
+    API Gateway validates a body only against the model of its content type, so another
+    content type would skip validation; the predict function applies the same pattern.
+    """
+    post = wafv2.CfnWebACL.StatementProperty(
+        byte_match_statement=wafv2.CfnWebACL.ByteMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(method={}),
+            positional_constraint="EXACTLY",
+            search_string="POST",
+            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="NONE")],
+        )
+    )
+    json_content = wafv2.CfnWebACL.StatementProperty(
+        regex_match_statement=wafv2.CfnWebACL.RegexMatchStatementProperty(
+            field_to_match=wafv2.CfnWebACL.FieldToMatchProperty(single_header={"Name": "content-type"}),
+            regex_string=f"^{JSON_CONTENT_TYPE}$",
+            text_transformations=[wafv2.CfnWebACL.TextTransformationProperty(priority=0, type="LOWERCASE")],
+        )
+    )
+    return wafv2.CfnWebACL.RuleProperty(
+        name="JsonContentTypeOnly",
+        priority=priority,
+        action=wafv2.CfnWebACL.RuleActionProperty(
+            block=wafv2.CfnWebACL.BlockActionProperty(
+                custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                    response_code=415, custom_response_body_key="unsupported-media-type"
+                )
+            )
+        ),
+        statement=wafv2.CfnWebACL.StatementProperty(
+            and_statement=wafv2.CfnWebACL.AndStatementProperty(
+                statements=[
+                    post,
+                    wafv2.CfnWebACL.StatementProperty(
+                        not_statement=wafv2.CfnWebACL.NotStatementProperty(statement=json_content)
+                    ),
+                ]
+            )
+        ),
+        visibility_config=_visibility("JsonContentTypeOnly"),
+    )
 
 
 def _visibility(name: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:

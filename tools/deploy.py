@@ -41,6 +41,8 @@ from typing import Any, Literal
 
 from stacks.config import ConfigError, StageConfig, load_stage
 from stacks.names import stack_names
+from stacks.schedules import FIELDS as CRON_FIELDS
+from stacks.schedules import ScheduleError, parse_cron
 from tools.synth_summary import as_list, references, render, short_name, stacks_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -631,16 +633,16 @@ def _resources(assembly: Path) -> list[tuple[str, str, dict[str, Any]]]:
 
 
 def _runs_per_day(schedule: str) -> int | None:
-    """Runs a day of an EventBridge cron whose minute and hour fields are plain numbers."""
-    match = re.fullmatch(r"cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)", schedule)
-    if not match:
+    """Runs a day of an EventBridge cron that runs every day (None for other schedules)."""
+    try:
+        minutes, hours, *days, _year = parse_cron(schedule)
+    except ScheduleError:
         return None
-    minutes, hours, day, month, weekday, _year = match.groups()
-    if day not in ("*", "?") or month != "*" or weekday not in ("*", "?"):
-        return None
-    if not re.fullmatch(r"\d+(,\d+)*", minutes) or not re.fullmatch(r"\d+(,\d+)*", hours):
-        return None
-    return len(minutes.split(",")) * len(hours.split(","))
+    every_day = all(
+        values is None or values == set(range(spec.low, spec.high + 1))
+        for values, spec in zip(days, CRON_FIELDS[2:5], strict=True)
+    )
+    return len(minutes or ()) * len(hours or ()) if every_day else None
 
 
 def props(item: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:

@@ -607,7 +607,7 @@ def test_idle_cost_counts_come_from_the_templates(sandbox: SynthesizedStage) -> 
     assert lines["SageMaker endpoint (primary)"].count == "2 x ml.m5.large"
     assert lines["SageMaker endpoint (primary)"].hourly == pytest.approx(0.23)
     assert lines["Kinesis data stream (on-demand)"].hourly == pytest.approx(0.04)
-    assert lines["WAF web ACL"].monthly == pytest.approx(8.0)
+    assert lines["WAF web ACL"].monthly == pytest.approx(9.0)  # $5 + four rules
 
 
 def test_cron_schedules_give_runs_per_day() -> None:

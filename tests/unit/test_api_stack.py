@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 import contracts
-from contracts.request_schema import request_schema
+from contracts.request_schema import JSON_CONTENT_TYPE, request_schema
+from contracts.time_budget import GATEWAY_TIMEOUT_SECONDS, OWN_WORK_SECONDS, budget
 from stacks.config import ConfigError, load_stage
 from tests.synth import SynthesizedStage
 
@@ -57,9 +58,13 @@ def test_json_gateway_responses(sandbox: SynthesizedStage) -> None:
         for r in sandbox.resources("Api", "AWS::ApiGateway::GatewayResponse").values()
     }
     assert set(responses) == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    # API Gateway substitutes $context.error.messageString as a quoted JSON string (its
+    # documented form); whatever the message holds, the body stays strict JSON.
+    message = json.dumps('Invalid "request" body\n\\ \u2028')
     for response in responses.values():
         template = response["ResponseTemplates"]["application/json"]
-        assert json.loads(template)["request_id"] == "$context.requestId"
+        body = template.replace("$context.error.messageString", message).replace("$context.requestId", "abc-123")
+        assert json.loads(body) == {"error": json.loads(message), "request_id": "abc-123"}
 
 
 def test_stage_throttling_logging_and_tracing(every_stage: SynthesizedStage) -> None:
@@ -80,6 +85,7 @@ def test_waf_rules_and_association(sandbox: SynthesizedStage) -> None:
     rules = {r["Name"]: r for r in acl["Rules"]}
     assert rules["RateLimitPerIp"]["Statement"]["RateBasedStatement"]["Limit"] == sandbox.config.api.waf_rate_limit
     assert {"AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"} <= set(rules)
+    assert sorted(r["Priority"] for r in acl["Rules"]) == list(range(len(acl["Rules"])))
     association = only(sandbox, "AWS::WAFv2::WebACLAssociation")["Properties"]
     parts = association["ResourceArn"]["Fn::Join"][1]
     assert parts[-2] == "/stages/" and parts[-1]["Ref"].startswith("ApiDeploymentStagev1")
@@ -127,6 +133,7 @@ def test_api_key_mode_adds_usage_plan(sandbox_options: SynthesizedStage) -> None
     ("api", "path"),
     [
         ({"function": {"timeout_seconds": 30}}, "stages.s.api.function.timeout_seconds"),
+        ({"function": {"timeout_seconds": 2}}, "stages.s.api.function.timeout_seconds"),
         ({"throttle_rate_limit": 100, "throttle_burst_limit": 50}, "stages.s.api.throttle_burst_limit"),
         ({"authorization": "cognito"}, "stages.s.api.authorization"),
         ({"security_policy": "TLS_1_0"}, "stages.s.api.security_policy"),
@@ -137,3 +144,32 @@ def test_api_config_validation(api: dict[str, Any], path: str) -> None:
     with pytest.raises(ConfigError) as error:
         load_stage({"s": {"api": api}}, "s")
     assert error.value.path == path
+
+
+def test_waf_answers_non_json_posts_with_415_json(sandbox: SynthesizedStage) -> None:
+    """API Gateway validates only bodies of the model's content type: other content types stop at the WAF."""
+    acl = only(sandbox, "AWS::WAFv2::WebACL")["Properties"]
+    (rule,) = [r for r in acl["Rules"] if r["Name"] == "JsonContentTypeOnly"]
+    block = rule["Action"]["Block"]["CustomResponse"]
+    assert block["ResponseCode"] == 415
+    body = acl["CustomResponseBodies"][block["CustomResponseBodyKey"]]
+    assert body["ContentType"] == "APPLICATION_JSON" and "application/json" in json.loads(body["Content"])["error"]
+    post, negated = rule["Statement"]["AndStatement"]["Statements"]
+    assert post["ByteMatchStatement"]["SearchString"] == "POST"
+    regex = negated["NotStatement"]["Statement"]["RegexMatchStatement"]
+    assert regex["RegexString"] == f"^{JSON_CONTENT_TYPE}$"
+    assert regex["FieldToMatch"] == {"SingleHeader": {"Name": "content-type"}}
+    assert regex["TextTransformations"] == [{"Priority": 0, "Type": "LOWERCASE"}]
+
+
+def test_predict_time_budget_fits_the_function_and_the_integration(every_stage: SynthesizedStage) -> None:
+    (function,) = every_stage.resources("Api", "AWS::Lambda::Function").values()
+    timeout = function["Properties"]["Timeout"]
+    assert function["Properties"]["Environment"]["Variables"]["FUNCTION_TIMEOUT_SECONDS"] == str(timeout)
+    (method,) = [
+        m
+        for m in every_stage.resources("Api", "AWS::ApiGateway::Method").values()
+        if m["Properties"]["HttpMethod"] == "POST"
+    ]
+    assert method["Properties"]["Integration"]["TimeoutInMillis"] == GATEWAY_TIMEOUT_SECONDS * 1000
+    assert budget(timeout).worst_case_seconds + OWN_WORK_SECONDS <= timeout
