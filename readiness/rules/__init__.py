@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from readiness.core import Rule
 from readiness.rules import (
+    athena_workgroup_separation,
     firehose_dynamic_partitioning,
     firehose_format_conversion,
     firehose_role_policy_dependency,
@@ -11,6 +12,9 @@ from readiness.rules import (
     glue_associate_kms_key,
     glue_role_key_access,
     glue_security_configuration,
+    iam_service_trust_source,
+    kms_zone_key_use,
+    lf_catalog_reader_grant,
     lf_data_access_permission,
     lf_depends_on_settings,
     lf_exec_role_admin,
@@ -42,6 +46,10 @@ RULES: tuple[Rule, ...] = tuple(
         lf_location_role,
         lf_table_default_permissions,
         lf_no_iam_allowed_principals,
+        lf_catalog_reader_grant,
+        kms_zone_key_use,
+        athena_workgroup_separation,
+        iam_service_trust_source,
         firehose_dynamic_partitioning,
         firehose_format_conversion,
         firehose_stream_source_encryption,
