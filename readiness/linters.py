@@ -1,11 +1,13 @@
-"""cfn-lint and checkov over synthesized templates: one process each, run side by side.
+"""cfn-lint, checkov and cloudsplaining over synthesized templates: one process each, side by side.
 
 cfn-lint runs from the main virtualenv; checkov needs dependencies that conflict with
 the test tooling, so it lives in its own virtualenv (`.venv-checkov`, created by the
-Makefile from requirements-checkov.txt) and always runs as a subprocess. Both write
-SARIF; the summary counts come from that SARIF (cfn-lint) and checkov's JSON report.
-Skips are recorded on the resources themselves: `Metadata.checkov.skip` and
-`Metadata.cfn-lint.config.ignore_checks` (see stacks.compliance).
+Makefile from requirements-checkov.txt) and always runs as a subprocess, like
+cloudsplaining (a checkov dependency, see readiness.policy_analysis). cfn-lint and checkov
+write SARIF; the summary counts come from that SARIF (cfn-lint) and checkov's JSON report.
+Skips are recorded on the resources themselves: `Metadata.checkov.skip`,
+`Metadata.cfn-lint.config.ignore_checks` and `Metadata.cloudsplaining.acknowledged`
+(see stacks.compliance).
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from readiness import policy_analysis
 from readiness.report import sarif_log
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKOV_VENV = ROOT / ".venv-checkov"
+CLOUDSPLAINING_SCAN = Path(__file__).with_name("cloudsplaining_scan.py")
 
 
 @dataclass
@@ -62,8 +66,15 @@ def cfn_lint_executable() -> Path:
     return Path(found)
 
 
+def checkov_python() -> Path | None:
+    """The Python of checkov's virtualenv (which has cloudsplaining); None when not installed."""
+    candidate = CHECKOV_VENV / "bin" / "python"
+    return candidate if (CHECKOV_VENV / "bin" / "checkov").exists() and candidate.exists() else None
+
+
 class Linters:
-    """Starts cfn-lint and checkov over `templates` at once; `results()` waits for both."""
+    """Starts cfn-lint, checkov and cloudsplaining over `templates` at once; each result
+    method waits for its tool."""
 
     def __init__(self, templates: Sequence[Path], *, regions: Sequence[str] = ("us-east-1",), checkov: bool = True):
         self.templates = [Path(t).resolve() for t in templates]
@@ -98,6 +109,18 @@ class Linters:
                 stderr=subprocess.PIPE,
                 text=True,
                 env={**os.environ, "LOG_LEVEL": "ERROR"},
+            )
+        python = checkov_python() if checkov else None
+        self._policies, self._policy_input = policy_analysis.scan_input(self.templates)
+        self._cloudsplaining = None
+        if python is not None:
+            self._cloudsplaining = subprocess.Popen(
+                [str(python), str(CLOUDSPLAINING_SCAN)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
 
     def cfn_lint(self) -> LintResult:
@@ -139,8 +162,30 @@ class Linters:
         result.sarif = json.loads(sarif_file.read_text(encoding="utf-8")) if sarif_file.exists() else None
         return result
 
+    def cloudsplaining(self) -> LintResult | None:
+        """Every policy document scanned; acknowledged findings count as skipped."""
+        if self._cloudsplaining is None:
+            return None
+        stdout, stderr = self._cloudsplaining.communicate(self._policy_input)
+        if self._cloudsplaining.returncode != 0:
+            raise RuntimeError(f"cloudsplaining failed (exit {self._cloudsplaining.returncode}): {stderr[-2000:]}")
+        analysis = policy_analysis.evaluate(self._policies, json.loads(stdout))
+        results = [
+            {"ruleId": failure.split(" ", 1)[0], "level": "error", "message": {"text": failure}}
+            for failure in analysis.failures
+        ]
+        driver = {"name": "cloudsplaining", "informationUri": "https://github.com/salesforce/cloudsplaining"}
+        return LintResult(
+            "cloudsplaining",
+            evaluated=analysis.documents,
+            passed=analysis.clean,
+            skipped=len(analysis.acknowledged),
+            failures=analysis.failures,
+            sarif=sarif_log(driver, results),
+        )
+
     def close(self) -> None:
-        for process in (self._cfn_lint, self._checkov):
+        for process in (self._cfn_lint, self._checkov, self._cloudsplaining):
             if process is not None and process.poll() is None:
                 process.kill()
                 process.wait()

@@ -6,11 +6,12 @@ construct, with a reason that says which AWS limitation forces it or which contr
 compensates. :func:`acknowledge` refuses vague reasons so that the audit trail in the
 validation report stays useful.
 
-checkov and cfn-lint run on the synthesized templates, so their skips live in the
-template itself, on the one resource they concern: :func:`skip_checkov` writes
-`Metadata.checkov.skip` (the format checkov reads) and :func:`skip_cfn_lint` writes
-`Metadata.cfn-lint.config.ignore_checks` plus the reason beside it. Both take the same
-specific reasons as acknowledgements.
+checkov, cfn-lint and cloudsplaining run on the synthesized templates, so their skips live
+in the template itself, on the one resource they concern: :func:`skip_checkov` writes
+`Metadata.checkov.skip` (the format checkov reads), :func:`skip_cfn_lint` writes
+`Metadata.cfn-lint.config.ignore_checks` plus the reason beside it, and
+:func:`acknowledge_policy_finding` writes `Metadata.cloudsplaining.acknowledged` (read by
+readiness.policy_analysis). All take the same specific reasons as acknowledgements.
 """
 
 from __future__ import annotations
@@ -111,6 +112,29 @@ def skip_cfn_lint(construct: IConstruct, rule_id: str, reason: str) -> None:
             "reasons": {**metadata.get("reasons", {}), rule_id: reason},
         },
     )
+
+
+POLICY_FINDINGS = (
+    "PrivilegeEscalation",
+    "DataExfiltration",
+    "ResourceExposure",
+    "CredentialsExposure",
+    "ServiceWildcard",
+    "InfrastructureModification",
+)
+
+
+def acknowledge_policy_finding(construct: IConstruct, finding: str, reason: str) -> None:
+    """Accept one cloudsplaining finding category on the policy document(s) of `construct`."""
+    if finding not in POLICY_FINDINGS:
+        raise ValueError(f"{finding} is not a cloudsplaining finding category {POLICY_FINDINGS}")
+    check_reason_text(finding, reason)
+    resource = _cfn_resource(construct)
+    metadata = resource.get_metadata("cloudsplaining") or {}
+    acknowledged = list(metadata.get("acknowledged", []))
+    if any(a["finding"] == finding for a in acknowledged):
+        raise ValueError(f"{finding} is already acknowledged on {resource.node.path}")
+    resource.add_metadata("cloudsplaining", {"acknowledged": [*acknowledged, {"finding": finding, "reason": reason}]})
 
 
 def skip_cdk_provider(scope: IConstruct, provider_id: str, purpose: str) -> None:

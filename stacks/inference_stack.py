@@ -16,7 +16,7 @@ from constructs import Construct
 from stacks.access import Zone, allow_key, allow_zone, finding_id, import_zone, in_vpc, role_policy
 from stacks.bundling import ROOT
 from stacks.common import from_this_account
-from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
+from stacks.compliance import acknowledge, acknowledge_policy_finding, skip_cfn_lint, skip_checkov
 from stacks.config import InferenceConfig, VariantConfig
 from stacks.image_uris import xgboost_image_uri
 from stacks.instance_types import has_nvme
@@ -79,6 +79,7 @@ class InferenceStack(cdk.Stack):
             "InferenceKey",
             description="Encrypts the endpoint's ML storage volumes",
             admins=key_admins,
+            named_users="the endpoint's execution role, with which SageMaker creates grants on the volume key",
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.image_uri = config.image_uri or xgboost_image_uri(self.region, config.xgboost_version)
@@ -229,6 +230,13 @@ class InferenceStack(cdk.Stack):
         acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", VPC_ENI_REASON)
         skip_checkov(policy, "CKV_AWS_111", VPC_ENI_REASON)
         skip_checkov(policy, "CKV_AWS_109", VPC_ENI_PERMISSION_REASON)
+        acknowledge_policy_finding(
+            policy,
+            "CredentialsExposure",
+            "SageMaker pulls the container with an ECR authorization token of this role; "
+            "ecr:GetAuthorizationToken has no resource-level permissions, and the token reads only the one "
+            "repository the role's ecr:BatchGetImage statement names",
+        )
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::{finding_id(policy, endpoint_logs)}]",

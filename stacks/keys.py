@@ -20,6 +20,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from stacks.compliance import acknowledge_policy_finding
+
 ADMIN_ACTIONS = [
     "kms:Create*",
     "kms:Describe*",
@@ -37,6 +39,11 @@ ADMIN_ACTIONS = [
     "kms:CancelKeyDeletion",
     "kms:RotateKeyOnDemand",
 ]
+KEY_POLICY_REASON = (
+    "In a key policy Resource '*' is this key alone; the statements without conditions admit only the "
+    "CloudFormation deployment role, which must keep administering the key (KMS refuses a policy that locks "
+    "out its creator)"
+)
 USE_ACTIONS = [
     "kms:Decrypt",
     "kms:Encrypt",
@@ -69,9 +76,13 @@ def customer_key(
     admins: Sequence[str],
     removal_policy: cdk.RemovalPolicy,
     via_service: str | None = None,
+    named_users: str = "",
 ) -> kms.Key:
     """A rotating CMK administered by `admins` (plus the deployment role) and used by identity
-    policies of this account, only through `via_service` (for example `s3`) when given."""
+    policies of this account, only through `via_service` (for example `s3`) when given.
+
+    `named_users` says which principals the caller names in the key policy itself (added
+    with `add_to_resource_policy`), for the policy analysis acknowledgement."""
     stack = cdk.Stack.of(scope)
     account = iam.AccountRootPrincipal()
     statements = []
@@ -109,7 +120,7 @@ def customer_key(
             conditions=use_conditions,
         )
     )
-    return kms.Key(
+    key = kms.Key(
         scope,
         construct_id,
         description=description,
@@ -117,3 +128,7 @@ def customer_key(
         removal_policy=removal_policy,
         policy=iam.PolicyDocument(statements=statements),
     )
+    reason = KEY_POLICY_REASON + (f", and {named_users}" if named_users else "")
+    for finding in ("ResourceExposure", "InfrastructureModification"):
+        acknowledge_policy_finding(key, finding, reason)
+    return key

@@ -7,7 +7,8 @@ fail it on an unacknowledged finding), then runs over all assemblies:
 - the cdk-nag packs rule by rule (compliant / acknowledged / not applicable / failed,
   and acknowledgements that no longer match a finding);
 - the deploy-readiness rules (`readiness`);
-- cfn-lint and checkov on every template (one process each, side by side).
+- cfn-lint, checkov and cloudsplaining (IAM policy analysis of every policy document) on
+  every template (one process each, side by side).
 
 It prints one summary row per check, then every finding, and exits 1 on any failure.
 `--sarif DIR` writes one SARIF file per tool for code scanning. No AWS credentials.
@@ -147,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         evaluations = [evaluate_packs(path) for path in outdirs.values()]
         findings = {stage: evaluate(assembly, RULES) for stage, assembly in assemblies.items()}
         checked = time.perf_counter()
-        cfn_lint, checkov = linters.cfn_lint(), linters.checkov()
+        cfn_lint, checkov, cloudsplaining = linters.cfn_lint(), linters.checkov(), linters.cloudsplaining()
     finally:
         linters.close()
     linted = time.perf_counter()
@@ -158,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(lint_row(cfn_lint, "templates"))
     if checkov is not None:
         rows.append(lint_row(checkov, "checks"))
+    if cloudsplaining is not None:
+        rows.append(lint_row(cloudsplaining, "policies"))
     print()
     print(table(rows))
 
@@ -176,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         problems.append("checkov: not installed (make creates .venv-checkov from requirements-checkov.txt)")
     else:
         problems += [f"checkov: {f}" for f in checkov.failures]
+    if cloudsplaining is not None:
+        problems += [f"cloudsplaining: {f}" for f in cloudsplaining.failures]
 
     if args.sarif:
         args.sarif.mkdir(parents=True, exist_ok=True)
@@ -188,15 +193,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         if cfn_lint.sarif:
             write_json(args.sarif / "cfn-lint.sarif", cfn_lint.sarif)
-        if checkov is not None and checkov.sarif:
-            write_json(args.sarif / "checkov.sarif", checkov.sarif)
+        for result in (checkov, cloudsplaining):
+            if result is not None and result.sarif:
+                write_json(args.sarif / f"{result.tool}.sarif", result.sarif)
         print(f"SARIF reports in {args.sarif}")
 
     finished = time.perf_counter()
     timings = {
         "synth": synthesized - started,
         "packs and readiness": checked - synthesized,
-        "cfn-lint and checkov (rest)": linted - checked,
+        "cfn-lint, checkov and cloudsplaining (rest)": linted - checked,
         "total": finished - started,
     }
     print("\n" + "  ".join(f"{name}: {seconds:.1f} s" for name, seconds in timings.items()))

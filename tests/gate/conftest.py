@@ -1,7 +1,7 @@
 """Session fixtures of the gate tests: every stage's assembly, linted and evaluated once.
 
-cfn-lint and checkov start as soon as the templates exist and run while the cdk-nag
-packs are evaluated rule by rule, so the whole gate costs the suite one linter run.
+cfn-lint, checkov and cloudsplaining start as soon as the templates exist and run while the
+cdk-nag packs are evaluated rule by rule, so the whole gate costs the suite one linter run.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class GateResults:
     evaluations: dict[str, PackEvaluation]
     cfn_lint: LintResult
     checkov: LintResult | None
+    cloudsplaining: LintResult | None
 
     @property
     def templates(self) -> list[Path]:
@@ -52,6 +53,6 @@ def gate(all_stages: dict[str, SynthesizedStage]) -> GateResults:
             evaluations = dict(
                 zip(all_stages, pool.map(lambda s: evaluate_packs(s.outdir), all_stages.values()), strict=True)
             )
-        return GateResults(all_stages, evaluations, linters.cfn_lint(), linters.checkov())
+        return GateResults(all_stages, evaluations, linters.cfn_lint(), linters.checkov(), linters.cloudsplaining())
     finally:
         linters.close()

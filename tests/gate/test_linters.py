@@ -1,4 +1,4 @@
-"""cfn-lint and checkov over every synthesized template: clean, and every skip explained."""
+"""cfn-lint, checkov and cloudsplaining over every synthesized template: clean, and every skip explained."""
 
 from __future__ import annotations
 
@@ -22,6 +22,14 @@ def test_checkov_reports_no_failed_checks(gate: GateResults) -> None:
     assert gate.checkov.failures == []
 
 
+def test_cloudsplaining_finds_nothing_unacknowledged_in_any_policy(gate: GateResults) -> None:
+    if gate.cloudsplaining is None:
+        pytest.skip("cloudsplaining is not installed: `make test` creates .venv-checkov from requirements-checkov.txt")
+    assert gate.cloudsplaining.evaluated > gate.cloudsplaining.passed > 0
+    assert gate.cloudsplaining.skipped > 0
+    assert gate.cloudsplaining.failures == []
+
+
 def test_every_skip_is_on_one_resource_with_a_specific_reason(gate: GateResults) -> None:
     for template_file in gate.templates:
         for logical_id, body in json.loads(template_file.read_text(encoding="utf-8"))["Resources"].items():
@@ -35,6 +43,8 @@ def test_every_skip_is_on_one_resource_with_a_specific_reason(gate: GateResults)
             assert sorted(ignored) == sorted(lint.get("reasons", {})), (template_file.name, logical_id)
             for rule_id in ignored:
                 check_reason_text(rule_id, lint["reasons"][rule_id])
+            for acknowledged in metadata.get("cloudsplaining", {}).get("acknowledged", []):
+                check_reason_text(acknowledged["finding"], acknowledged["reason"])
 
 
 def test_no_template_wide_linter_configuration(gate: GateResults) -> None:
