@@ -111,10 +111,20 @@ def test_sm4_burstable_instances_cannot_autoscale() -> None:
     assert "primary=ml.t3.medium" in found
 
 
+def test_sm4_parses_the_family_instead_of_matching_a_prefix() -> None:
+    # ml.trn1 (Trainium) and ml.inf2 start like ml.t*, but only the t series is burstable.
+    for instance_type in ("ml.trn1.2xlarge", "ml.inf2.xlarge", "ml.m5.large"):
+        assert problems(sagemaker_burstable_autoscaling.RULE, stack(Config=config(instance_type, kms=False))) == []
+    assert problems(sagemaker_burstable_autoscaling.RULE, stack(Config=config("ml.t2.medium", kms=False)))
+
+
 def test_sm5_no_volume_key_on_nvme_instances() -> None:
     (found,) = problems(sagemaker_nvme_volume_key.RULE, stack(Config=config("ml.g4dn.xlarge")))
     assert "ml.g4dn.xlarge" in found
     assert compliant(sagemaker_nvme_volume_key.RULE, stack(Config=config("ml.g4dn.xlarge", kms=False))) == []
+    # The d option marks instance storage in any family, including ones listed nowhere by name.
+    assert problems(sagemaker_nvme_volume_key.RULE, stack(Config=config("ml.r7gd.large")))
+    assert problems(sagemaker_nvme_volume_key.RULE, stack(Config=config("ml.c6in.large"))) == []
 
 
 def test_sm6_volume_key_policy_allows_the_execution_role() -> None:

@@ -13,6 +13,7 @@ from stacks.common import RETENTION
 from stacks.config import LOG_RETENTION_DAYS, ConfigError, load_stage
 from stacks.instance_types import has_nvme, is_burstable
 from stacks.names import LIMITS, MAX_STAGE_NAME_LENGTH, TIGHTEST, lake_name
+from stacks.regions import REGION_PATTERN
 from stacks.schedules import schedule_problem
 from tests.synth import CONTEXT, ROOT
 
@@ -263,10 +264,29 @@ def test_retention_table_matches_cloudwatch_values() -> None:
     assert tuple(RETENTION) == LOG_RETENTION_DAYS
 
 
-def test_synth_exits_non_zero_with_one_clear_message(tmp_path: Any) -> None:
-    """Through app.py, as `cdk synth -c stage=prod` would run it."""
-    stages = json.loads(json.dumps(CONTEXT["stages"]))
-    stages["prod"]["network"]["az_count"] = 9
+PROD = CONTEXT["stages"]["prod"]
+
+
+@pytest.mark.parametrize(
+    ("prod", "environment", "message"),
+    [
+        (
+            {**PROD, "network": {**PROD["network"], "az_count": 9}},
+            {},
+            "stages.prod.network.az_count = 9: must be an integer between 2 and 6 (Availability Zones the VPC spans)",
+        ),
+        (
+            {key: value for key, value in PROD.items() if key != "region"},
+            {"CDK_DEFAULT_REGION": "eu-west-9\n"},
+            f"CDK_DEFAULT_REGION = 'eu-west-9\\n': must be a string matching {REGION_PATTERN}",
+        ),
+    ],
+)
+def test_synth_exits_2_with_one_clear_line(
+    tmp_path: Any, prod: dict[str, Any], environment: dict[str, str], message: str
+) -> None:
+    """Through app.py, as `cdk synth -c stage=prod` would run it, for a stage value and an environment value."""
+    stages = {**CONTEXT["stages"], "prod": prod}
     result = subprocess.run(
         [sys.executable, "app.py"],
         cwd=ROOT,
@@ -274,6 +294,7 @@ def test_synth_exits_non_zero_with_one_clear_message(tmp_path: Any) -> None:
             "PATH": "/usr/bin:/bin",
             "CDK_OUTDIR": str(tmp_path),
             "CDK_CONTEXT_JSON": json.dumps({**CONTEXT, "stages": stages, "stage": "prod"}),
+            **environment,
         },
         capture_output=True,
         text=True,
@@ -281,10 +302,8 @@ def test_synth_exits_non_zero_with_one_clear_message(tmp_path: Any) -> None:
         check=False,
     )
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1] == (
-        "error: invalid stage config: stages.prod.network.az_count = 9: "
-        "must be an integer between 2 and 6 (Availability Zones the VPC spans)"
-    )
+    (line,) = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith(f"error: invalid stage config: {message}")
 
 
 ACCEPTED = [
