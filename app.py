@@ -33,7 +33,7 @@ def main() -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     build_pipeline(app, config)
-    add_compliance_packs(app)
+    add_compliance_packs(app, guard=app.node.try_get_context("cfn-guard") in (True, "true"))
     app.synth()
     return 0
 

@@ -1,7 +1,9 @@
 """Full synth of a stage against the floor of an empty one-stack CDK app.
 
 Both run through the same pinned CDK CLI and Python, alternating, several runs each, so
-CLI start-up, jsii start-up and machine noise appear on both sides of the ratio.
+CLI start-up, jsii start-up and machine noise appear on both sides of the ratio. A third
+series synthesizes with the cfn-guard plugin on (`-c cfn-guard=true`, what the gate runs),
+to show what the Control Tower rules would cost every synth.
 Run: `make bench` (or `python -m benchmarks.synth [--runs N] [--stage S]`).
 """
 
@@ -50,22 +52,28 @@ def main() -> int:
     args = parser.parse_args()
     full: list[float] = []
     floor: list[float] = []
+    guarded: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         empty = empty_app(Path(tmp))
+        stage = ("-c", f"stage={args.stage}", "-o", str(Path(tmp) / "full.out"))
         cdk_synth(empty)  # warm the CLI and file caches on both sides
-        cdk_synth(ROOT, "-c", f"stage={args.stage}", "-o", str(Path(tmp) / "full.out"))
+        cdk_synth(ROOT, *stage)
         for _ in range(args.runs):
             floor.append(cdk_synth(empty))
-            full.append(cdk_synth(ROOT, "-c", f"stage={args.stage}", "-o", str(Path(tmp) / "full.out")))
+            full.append(cdk_synth(ROOT, *stage))
+            guarded.append(cdk_synth(ROOT, *stage, "-c", "cfn-guard=true"))
     ratio = median(full) / median(floor)
+    guard_ratio = median(guarded) / median(floor)
     verdict = "meets" if ratio <= TARGET_RATIO else "misses"
     body = (
         "## Synth: full app vs empty one-stack app\n\n"
         f"`make bench` - `npx cdk synth --quiet -c stage={args.stage}` (every stack, all five compliance packs) "
         f"against an empty one-stack app through the same CLI, {args.runs} alternating runs each.\n\n"
         "| measurement | median seconds |\n| --- | --- |\n"
-        f"| empty app (floor) | {median(floor):.2f} |\n| full synth | {median(full):.2f} |\n\n"
-        f"**Ratio: {ratio:.2f}x** the floor ({verdict} the {TARGET_RATIO:.1f}x target)."
+        f"| empty app (floor) | {median(floor):.2f} |\n| full synth | {median(full):.2f} |\n"
+        f"| full synth with the cfn-guard plugin (`-c cfn-guard=true`) | {median(guarded):.2f} |\n\n"
+        f"**Ratio: {ratio:.2f}x** the floor ({verdict} the {TARGET_RATIO:.1f}x target). With the cfn-guard "
+        f"plugin {guard_ratio:.2f}x: the Control Tower rules run in the gate, not on every synth."
     )
     write_section("synth", body)
     print(body)

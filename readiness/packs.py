@@ -40,7 +40,9 @@ BUNDLES = {
     "constructs": ("constructs", "constructs@"),
     "cdk-nag": ("cdk_nag", "cdk-nag@"),
     "@aws-cdk/cloud-assembly-schema": ("aws_cdk.cloud_assembly_schema", "cloud-assembly-schema@"),
+    "@cdklabs/cdk-validator-cfnguard": ("cdklabs.cdk_validator_cfnguard", "cdk-validator-cfnguard@"),
 }
+NAG_BUNDLES = ("aws-cdk-lib", "constructs", "cdk-nag", "@aws-cdk/cloud-assembly-schema")
 
 
 class EvaluationError(RuntimeError):
@@ -99,9 +101,9 @@ def _bundle(npm_name: str) -> Path:
     return found[-1]
 
 
-def runtime(cache: Path | None = None) -> Path:
-    """A node_modules directory with the bundled aws-cdk-lib, constructs and cdk-nag."""
-    bundles = {name: _bundle(name) for name in BUNDLES}
+def runtime(cache: Path | None = None, names: tuple[str, ...] = NAG_BUNDLES) -> Path:
+    """A node_modules directory with the bundles `names` (by default aws-cdk-lib, constructs and cdk-nag)."""
+    bundles = {name: _bundle(name) for name in names}
     key = hashlib.sha256("|".join(f"{n}={p.name}:{p.stat().st_size}" for n, p in bundles.items()).encode()).hexdigest()
     base = cache or Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdk-nag-evaluator"
     target = base / key[:16] / "node_modules"

@@ -8,15 +8,15 @@ import aws_cdk as cdk
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 import contracts
 from contracts.request_schema import JSON_CONTENT_TYPE, request_schema
 from contracts.time_budget import GATEWAY_TIMEOUT_SECONDS
-from stacks.common import allow_logs_service, retention
-from stacks.compliance import acknowledge, skip_checkov
+from stacks.common import allow_logs_service, log_group
+from stacks.compliance import acknowledge, acknowledge_guard, skip_checkov
 from stacks.config import ApiConfig
 from stacks.inference_stack import FEATURE_STATISTICS
 from stacks.keys import customer_key
@@ -46,6 +46,10 @@ SIGV4_REASON = (
 NO_CACHE_REASON = (
     "The API only serves POST predictions, which API Gateway never caches and whose answers depend on the "
     "request body; a cache cluster would add cost and store model outputs without serving any request"
+)
+SOURCE_REASON = (
+    "The permission admits apigateway.amazonaws.com only with SourceArn (this API, stage and method) and "
+    "SourceAccount (this account); both are CloudFormation intrinsics the Control Tower Guard rule cannot read"
 )
 CLOUDWATCH_ROLE_REASON = (
     "API Gateway's account-level CloudWatch role must use the AWS managed policy "
@@ -107,12 +111,8 @@ class ApiStack(cdk.Stack):
         )
         self.predict.invoked_synchronously(SYNC_INVOKE_DLQ_REASON)
 
-        self.access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            encryption_key=self.key,
-            retention=retention(config.function.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        self.access_logs = log_group(
+            self, "AccessLogs", key=self.key, retention_days=config.function.log_retention_days
         )
         self.api = self._rest_api()
         self._predict_resource()
@@ -207,6 +207,12 @@ class ApiStack(cdk.Stack):
             request_models={"application/json": model},
             request_validator=validator,
         )
+        # API Gateway may invoke the function only for this API of this account (the source ARN
+        # names the API, the source account closes the confused-deputy gap the rule checks for).
+        for permission in method.node.find_all():
+            if isinstance(permission, lambda_.CfnPermission):
+                permission.source_account = self.account
+                acknowledge_guard(permission, "lambda_function_public_access_prohibited_check", SOURCE_REASON)
         if not iam_auth:
             plan = self.api.add_usage_plan(
                 "UsagePlan",
@@ -272,13 +278,12 @@ class ApiStack(cdk.Stack):
             web_acl_arn=self.web_acl.attr_arn,
         )
         # WAF requires log groups named aws-waf-logs-*; the Authorization header is redacted.
-        waf_logs = logs.LogGroup(
+        waf_logs = log_group(
             self,
             "WafLogs",
             log_group_name=waf_log_group_name(self.stack_name),
-            encryption_key=self.key,
-            retention=retention(self.config.function.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            key=self.key,
+            retention_days=self.config.function.log_retention_days,
         )
         wafv2.CfnLoggingConfiguration(
             self,

@@ -7,13 +7,12 @@ from typing import Literal
 import aws_cdk as cdk
 from aws_cdk import aws_cloudtrail as cloudtrail
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.access import role_policy
 from stacks.buckets import access_log_bucket, kms_bucket
-from stacks.common import allow_logs_service, retention
+from stacks.common import allow_logs_service, log_group
 from stacks.keys import customer_key
 
 NONCURRENT_EXPIRE_AFTER_DAYS = 30
@@ -127,12 +126,8 @@ class AuditTrail(Construct):
             )
         )
 
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            encryption_key=self.key,
-            retention=retention(log_retention_days),
-            removal_policy=removal_policy,
+        self.log_group = log_group(
+            self, "Logs", key=self.key, retention_days=log_retention_days, removal_policy=removal_policy
         )
         log_role = iam.Role(
             self,

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from stacks.compliance import acknowledge, skip_checkov
+from stacks.compliance import acknowledge, acknowledge_guard, skip_checkov
 
 ACCESS_LOG_TARGET_LOGGING_REASON = (
     "This is a server access log target bucket; logging it into itself would loop, and it is "
@@ -17,6 +17,19 @@ ACCESS_LOG_TARGET_LOGGING_REASON = (
 ACCESS_LOG_TARGET_SSE_S3_REASON = (
     "Server access log target: S3 log delivery supports only SSE-S3 on the destination bucket, "
     "so it cannot use the CMK; Block Public Access, TLS-only policy and versioning still apply"
+)
+OBJECT_LOCK_REASON = (
+    "Object Lock would keep every object version undeletable: the zones hold personal data that must be "
+    "erasable on request and age out by lifecycle; versioning, noncurrent-version expiry, TLS-only and "
+    "outside-account denies protect them, and the audit trail bucket is the one with Object Lock"
+)
+ACCESS_LOG_OBJECT_LOCK_REASON = (
+    "Server access log target: its objects expire by lifecycle after the configured days, which Object Lock "
+    "would prevent; the audit trail (CloudTrail) is the tamper-proof record and has Object Lock"
+)
+ACCESS_LOG_NOTIFICATIONS_REASON = (
+    "Server access log target: S3 log delivery writes a log object per batch of requests, and no consumer "
+    "acts on them; the data buckets send their object events to EventBridge"
 )
 REPLICATION_REASON = (
     "Cross-region replication is out of scope for a single-region reference deployment; versioning, "
@@ -115,8 +128,17 @@ def kms_bucket(
         removal_policy=cdk.RemovalPolicy.RETAIN if object_lock else removal_policy,
         auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY and object_lock is None,
     )
+    # Object events (created, deleted, restored) go to EventBridge, where rules may act on them;
+    # set on the resource itself, so no notification custom resource is needed.
+    cfn_bucket = bucket.node.default_child
+    assert isinstance(cfn_bucket, s3.CfnBucket)
+    cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+        event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+    )
     deny_outside_account(bucket)
     deny_other_encryption(bucket, key)
+    if object_lock is None:
+        acknowledge_guard(bucket, "s3_bucket_object_lock_enabled_check", OBJECT_LOCK_REASON)
     acknowledge_no_replication(bucket)
     return bucket
 
@@ -150,6 +172,13 @@ def access_log_bucket(
         auto_delete_objects=removal_policy == cdk.RemovalPolicy.DESTROY,
     )
     skip_checkov(bucket, "CKV_AWS_18", ACCESS_LOG_TARGET_LOGGING_REASON)
+    for rule, reason in (
+        ("s3_bucket_logging_enabled_check", ACCESS_LOG_TARGET_LOGGING_REASON),
+        ("s3_bucket_default_encryption_kms_check", ACCESS_LOG_TARGET_SSE_S3_REASON),
+        ("s3_event_notifications_enabled_check", ACCESS_LOG_NOTIFICATIONS_REASON),
+        ("s3_bucket_object_lock_enabled_check", ACCESS_LOG_OBJECT_LOCK_REASON),
+    ):
+        acknowledge_guard(bucket, rule, reason)
     for rule_id in (
         "HIPAA.Security-S3DefaultEncryptionKMS",
         "NIST.800.53.R5-S3DefaultEncryptionKMS",

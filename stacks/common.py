@@ -9,8 +9,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.compliance import acknowledge
-from stacks.config import LOG_RETENTION_DAYS
+from stacks.compliance import acknowledge, acknowledge_guard
+from stacks.config import LOG_RETENTION_DAYS, MIN_AUDIT_LOG_DAYS
 
 _RETENTION_NAMES = (
     "ONE_DAY",
@@ -41,9 +41,35 @@ RETENTION: dict[int, logs.RetentionDays] = {
 }
 
 
-def retention(days: int) -> logs.RetentionDays:
-    """CloudWatch Logs retention for a validated number of days."""
-    return RETENTION[days]
+SHORT_RETENTION_REASON = (
+    "Sandbox stage: log retention is the stage's setting ({days} days) to keep a throw-away stage cheap; "
+    "stages other than sandbox must keep at least {minimum} days, which the stage config enforces"
+)
+
+
+def log_group(
+    scope: Construct,
+    construct_id: str,
+    *,
+    key: kms.IKey,
+    retention_days: int,
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY,
+    log_group_name: str | None = None,
+) -> logs.LogGroup:
+    """A log group encrypted with `key`, kept `retention_days` (at least a year outside sandbox
+    stages: the config refuses less, and a shorter sandbox retention is acknowledged here)."""
+    group = logs.LogGroup(
+        scope,
+        construct_id,
+        log_group_name=log_group_name,
+        encryption_key=key,
+        retention=RETENTION[retention_days],
+        removal_policy=removal_policy,
+    )
+    if retention_days < MIN_AUDIT_LOG_DAYS:
+        reason = SHORT_RETENTION_REASON.format(days=retention_days, minimum=MIN_AUDIT_LOG_DAYS)
+        acknowledge_guard(group, "cloudwatch_log_group_retention_period_check", reason)
+    return group
 
 
 def allow_logs_service(key: kms.Key) -> None:
@@ -103,4 +129,5 @@ def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey) -> 
     )
     for rule_id in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
         acknowledge(queue, rule_id, DEAD_LETTER_QUEUE_REASON)
+    acknowledge_guard(queue, "sqs_dlq_check", DEAD_LETTER_QUEUE_REASON)
     return queue

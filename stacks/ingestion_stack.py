@@ -14,7 +14,7 @@ from constructs import Construct
 
 import contracts
 from stacks.access import Zone, allow_key, allow_zone, import_zone, role_policy
-from stacks.common import allow_logs_service, retention
+from stacks.common import allow_logs_service, log_group
 from stacks.compliance import acknowledge
 from stacks.config import IngestionConfig
 from stacks.keys import customer_key
@@ -104,12 +104,8 @@ class IngestionStack(cdk.Stack):
         )
         self.transform.invoked_synchronously(SYNC_INVOKE_DLQ_REASON)
 
-        self.delivery_log_group = logs.LogGroup(
-            self,
-            "DeliveryLogs",
-            encryption_key=self.key,
-            retention=retention(config.transform.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        self.delivery_log_group = log_group(
+            self, "DeliveryLogs", key=self.key, retention_days=config.transform.log_retention_days
         )
         self.log_streams = {
             name: logs.LogStream(

@@ -9,6 +9,9 @@ allows can both administer and use every key. Keys built here instead trust:
   AWS service that owns the data (`kms:ViaService`) when the key is a data key, so an
   identity policy decides who uses it and nothing can decrypt data outside that service;
 - the AWS services each stack adds with their own conditions (`add_to_resource_policy`).
+
+Grants on a key may be created only for AWS resources (an encrypted volume, a Lambda
+environment): no principal can hand out lasting use of a key through a grant of its own.
 """
 
 from __future__ import annotations
@@ -111,6 +114,16 @@ def customer_key(
     use_conditions: dict[str, dict[str, str]] = {"StringEquals": {"kms:CallerAccount": stack.account}}
     if via_service:
         use_conditions["StringEquals"]["kms:ViaService"] = f"{via_service}.{stack.region}.{stack.url_suffix}"
+    statements.append(
+        iam.PolicyStatement(
+            sid="GrantsOnlyForAwsResources",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false", "aws:PrincipalIsAWSService": "false"}},
+        )
+    )
     statements.append(
         iam.PolicyStatement(
             sid="UseByAccountPrincipals" + (f"Via{via_service.capitalize()}" if via_service else ""),

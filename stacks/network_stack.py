@@ -5,11 +5,10 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.access import role_policy
-from stacks.common import allow_logs_service, from_this_account, retention
+from stacks.common import allow_logs_service, from_this_account, log_group
 from stacks.compliance import skip_cdk_provider
 from stacks.config import SUBNET_PREFIX_LENGTH, NetworkConfig
 from stacks.keys import customer_key
@@ -107,12 +106,8 @@ class NetworkStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         allow_logs_service(self.flow_log_key)
-        flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogGroup",
-            encryption_key=self.flow_log_key,
-            retention=retention(config.flow_log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+        flow_log_group = log_group(
+            self, "FlowLogGroup", key=self.flow_log_key, retention_days=config.flow_log_retention_days
         )
         flow_log_role = iam.Role(
             self,

@@ -16,13 +16,12 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from stacks.access import in_vpc, role_policy
 from stacks.bundling import ROOT, with_contract
-from stacks.common import retention
-from stacks.compliance import acknowledge, skip_cfn_lint, skip_checkov
+from stacks.common import log_group
+from stacks.compliance import acknowledge, acknowledge_guard, skip_cfn_lint, skip_checkov
 from stacks.config import FunctionConfig
 
 LAMBDA_DIR = ROOT / "lambda"
@@ -36,6 +35,10 @@ ENI_REASON = (
 ROLE_DEPENDS_REASON = (
     "aws-cdk-lib's Function adds DependsOn on its execution role next to the GetAtt of the role ARN; the "
     "function also depends on its policy on purpose, so the generated duplicate ordering stays"
+)
+IMPORTED_VPC_REASON = (
+    "The function runs in the VPC's isolated subnets with its own security group; its VpcConfig names "
+    "subnets the Network stack exports, and the Control Tower Guard rule cannot resolve Fn::ImportValue"
 )
 XRAY_REASON = (
     "xray:PutTraceSegments and PutTelemetryRecords support no resource-level permissions (X-Ray IAM reference)"
@@ -68,13 +71,7 @@ class PythonFunction(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc_arn = cdk.Stack.of(self).format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            encryption_key=key,
-            retention=retention(sizing.log_retention_days),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
-        )
+        self.log_group = log_group(self, "Logs", key=key, retention_days=sizing.log_retention_days)
         self.role = iam.Role(
             self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
         )
@@ -112,6 +109,7 @@ class PythonFunction(Construct):
         )
         self.function.node.add_dependency(self.policy)
         skip_cfn_lint(self.function, "W3005", ROLE_DEPENDS_REASON)
+        acknowledge_guard(self.function, "lambda_inside_vpc_check", IMPORTED_VPC_REASON)
         self._base_permissions(key)
 
     def invoked_synchronously(self, reason: str) -> None:

@@ -1,11 +1,12 @@
 """The security gate: synthesize every stage, then run every check, offline.
 
 `make gate` (or `python -m tools.gate`) synthesizes each stage of cdk.json with the
-pinned CDK CLI into build/gate/<stage> (the five cdk-nag packs run during synth and
-fail it on an unacknowledged finding), then runs over all assemblies:
+pinned CDK CLI into build/gate/<stage> (the five cdk-nag packs and AWS's Control Tower
+cfn-guard rules run during synth and fail it on an unacknowledged finding), then runs
+over all assemblies:
 
-- the cdk-nag packs rule by rule (compliant / acknowledged / not applicable / failed,
-  and acknowledgements that no longer match a finding);
+- the cdk-nag packs and the cfn-guard rules rule by rule (compliant / acknowledged / not
+  applicable / failed, and acknowledgements that no longer match a finding);
 - the deploy-readiness rules (`readiness`);
 - cfn-lint, checkov and cloudsplaining (IAM policy analysis of every policy document) on
   every template (one process each, side by side).
@@ -27,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from readiness import RULES, Assembly, Finding, Status, evaluate
+from readiness import RULES, Assembly, Finding, Status, evaluate, guard
 from readiness.core import rule_status
 from readiness.linters import Linters, LintResult
 from readiness.packs import PackEvaluation, evaluate_packs
@@ -47,7 +48,7 @@ def synthesize(stage: str, outdir: Path) -> None:
     bin_dir = ROOT / "node_modules" / ".bin"
     env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     completed = subprocess.run(
-        [str(bin_dir / "cdk"), "synth", "--quiet", "-c", f"stage={stage}", "-o", str(outdir)],
+        [str(bin_dir / "cdk"), "synth", "--quiet", "-c", f"stage={stage}", "-c", "cfn-guard=true", "-o", str(outdir)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -80,6 +81,13 @@ def pack_rows(evaluations: Sequence[PackEvaluation]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def guard_row(evaluation: guard.GuardEvaluation) -> list[str]:
+    statuses = [rule.status for rule in evaluation.rules.values()]
+    evaluated = len(statuses) - statuses.count("not applicable")
+    counts = [str(statuses.count(s)) for s in ("compliant", "acknowledged", "failed")]
+    return ["cfn-guard Control Tower", f"{evaluated} of {len(statuses)} rules", *counts]
 
 
 def readiness_row(findings: Sequence[Finding]) -> list[str]:
@@ -146,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     linters = Linters(templates, regions=regions)
     try:
         evaluations = [evaluate_packs(path) for path in outdirs.values()]
+        guard_evaluation = guard.evaluate(templates)
         findings = {stage: evaluate(assembly, RULES) for stage, assembly in assemblies.items()}
         checked = time.perf_counter()
         cfn_lint, checkov, cloudsplaining = linters.cfn_lint(), linters.checkov(), linters.cloudsplaining()
@@ -154,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     linted = time.perf_counter()
 
     rows = [["check", "evaluated", "passed", "acknowledged", "failed"], *pack_rows(evaluations)]
+    rows.append(guard_row(guard_evaluation))
     all_findings = [f for group in findings.values() for f in group]
     rows.append(readiness_row(all_findings))
     rows.append(lint_row(cfn_lint, "templates"))
@@ -171,6 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             f"cdk-nag: stale acknowledgement {a.rule} on {a.path}: it matches no finding, remove it"
             for a in evaluation.stale
         ]
+    problems += [f"cfn-guard: {f}" for f in guard_evaluation.failures()]
     for stage, group in findings.items():
         if any(f.status is Status.NON_COMPLIANT for f in group):
             problems.append(f"deploy readiness ({stage}):\n{violations(group)}")
@@ -201,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     finished = time.perf_counter()
     timings = {
         "synth": synthesized - started,
-        "packs and readiness": checked - synthesized,
+        "packs, cfn-guard and readiness": checked - synthesized,
         "cfn-lint, checkov and cloudsplaining (rest)": linted - checked,
         "total": finished - started,
     }

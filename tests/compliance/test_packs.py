@@ -9,10 +9,11 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 
-from stacks.compliance import PACK_PREFIXES, check_reason, skip_cfn_lint, skip_checkov
+from stacks.compliance import GUARD_PLUGIN, PACK_PREFIXES, check_reason, skip_cfn_lint, skip_checkov
 from tests.synth import SynthesizedStage
 
 CDK_INTERNAL = "CloudFormation-Validate::"  # acknowledgements aws-cdk-lib makes itself
+GUARD = f"{GUARD_PLUGIN}::"  # cfn-guard acknowledgements, checked with their suppressions in tests/gate
 ANNOTATION = "Annotation::"
 
 
@@ -25,7 +26,7 @@ def acknowledgements(stage: SynthesizedStage) -> list[tuple[str, str, str]]:
                     found += [
                         (construct.node.path, rule.removeprefix(ANNOTATION), reason)
                         for rule, reason in entry.data.items()
-                        if not rule.startswith(CDK_INTERNAL)
+                        if not rule.startswith((CDK_INTERNAL, GUARD))
                     ]
     return found
 

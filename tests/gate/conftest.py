@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from readiness import guard
 from readiness.linters import Linters, LintResult
 from readiness.model import Assembly
 from readiness.packs import PackEvaluation, evaluate_packs
@@ -26,6 +27,7 @@ class GateResults:
     cfn_lint: LintResult
     checkov: LintResult | None
     cloudsplaining: LintResult | None
+    guard: guard.GuardEvaluation
 
     @property
     def templates(self) -> list[Path]:
@@ -53,6 +55,9 @@ def gate(all_stages: dict[str, SynthesizedStage]) -> GateResults:
             evaluations = dict(
                 zip(all_stages, pool.map(lambda s: evaluate_packs(s.outdir), all_stages.values()), strict=True)
             )
-        return GateResults(all_stages, evaluations, linters.cfn_lint(), linters.checkov(), linters.cloudsplaining())
+        guard_evaluation = guard.evaluate(templates)
+        return GateResults(
+            all_stages, evaluations, linters.cfn_lint(), linters.checkov(), linters.cloudsplaining(), guard_evaluation
+        )
     finally:
         linters.close()
