@@ -42,8 +42,8 @@ RETENTION: dict[int, logs.RetentionDays] = {
 
 
 SHORT_RETENTION_REASON = (
-    "Sandbox stage: log retention is the stage's setting ({days} days) to keep a throw-away stage cheap; "
-    "stages other than sandbox must keep at least {minimum} days, which the stage config enforces"
+    "A stage its config lets tear down keeps logs as long as it sets ({days} days) to stay cheap; every "
+    "other stage must keep at least {minimum} days, which the stage config enforces at synth"
 )
 
 

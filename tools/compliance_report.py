@@ -15,10 +15,12 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
+from readiness.model import Assembly
 from readiness.packs import PackEvaluation, RuleResult, evaluate_packs
+from tools import data_access
 from tools.generated import write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +32,10 @@ Every rule of the five cdk-nag packs that `cdk synth` runs, for every stage in `
 named construct, with the reason below) or **not applicable** (no resource of the kind it checks).
 Counts are resources: `acknowledged (1 of 3)` means one of three resources carries an acknowledged
 finding and the other two pass. Any unacknowledged finding fails synth, so no rule is listed as failed.
+
+After the packs: who reaches which data (per role, from the templates), the acknowledgements of
+the other gate tools (cfn-guard, cloudsplaining), and how each finding of the security review is
+fixed, which check guards it, and what is accepted with its reason.
 
 Generated from the synthesized cloud assemblies by `make compliance-report`; do not edit by hand
 (the test suite fails when this file no longer matches the code).
@@ -98,7 +104,86 @@ def render(evaluations: Mapping[str, PackEvaluation]) -> str:
             for (rule, path, reason), ack_stages in sorted(acknowledgements.items()):
                 out.append(f"- `{rule}` on `{path}` ({', '.join(ack_stages)}): {reason}")
             out.append("")
+    out += _data_access_sections(evaluations, regions)
+    out.append(REVIEW)
     return "\n".join(out).rstrip() + "\n"
+
+
+DATA_ACCESS = """## Data access
+
+Who reaches which data, read from the IAM policies and Lake Formation grants of the
+templates (`tools/data_access.py`): for each role, the buckets whose objects it may read, add
+or delete, the keys it may use (through a service when its key statement carries
+`kms:ViaService`), and its Lake Formation grants. Roles that reach no data are left out.
+"""
+
+
+def _by_stage(
+    evaluations: Mapping[str, PackEvaluation],
+    regions: Mapping[str, list[str]],
+    lines: Callable[[Assembly], Iterable[Sequence[str]]],
+) -> dict[tuple[tuple[str, ...], ...], list[str]]:
+    """Each stage's normalised rows, grouped: stages with the same rows share one table."""
+    grouped: dict[tuple[tuple[str, ...], ...], list[str]] = {}
+    for stage in sorted(evaluations):
+        region = regions[stage][0] if len(regions[stage]) == 1 else None
+        found = tuple(
+            tuple(_normalise(cell, stage, region) for cell in row)
+            for row in lines(Assembly.load(evaluations[stage].assembly))
+        )
+        grouped.setdefault(found, []).append(stage)
+    return grouped
+
+
+def _data_access_sections(evaluations: Mapping[str, PackEvaluation], regions: Mapping[str, list[str]]) -> list[str]:
+    out = [DATA_ACCESS]
+    for found, stages in _by_stage(evaluations, regions, data_access.rows).items():
+        out.append(f"### Data access: {', '.join(stages)}\n")
+        header = ["role", "trusted by", "objects (bucket: access)", "keys", "Lake Formation grants"]
+        out += [_table([header, *[list(row) for row in found]]), ""]
+    out.append("## cfn-guard and policy analysis acknowledgements\n")
+    acknowledged: dict[tuple[str, ...], list[str]] = {}
+    for found, stages in _by_stage(evaluations, regions, data_access.acknowledgements).items():
+        for item in found:
+            acknowledged.setdefault(item, []).extend(stages)
+    for (tool, rule, where, reason), stages in sorted(acknowledged.items()):
+        out.append(f"- {tool} `{rule}` on `{where}` ({', '.join(sorted(stages))}): {reason}")
+    out.append("")
+    return out
+
+
+REVIEW = """## Security review findings
+
+Each finding of the review, the change that fixes it at the source, the check that now fails
+the gate if it comes back, and what remains accepted (with the reason).
+
+| # | finding | fixed by | guarded by |
+| --- | --- | --- | --- |
+| 1 | Lake Formation did not govern the tables (`IAMAllowedPrincipals` on new tables) | both databases set `CreateTableDefaultPermissions: []`; explicit grants for the crawler (database) and personas (LF-tags); `stacks.lake_grants` for later readers; the account-wide defaults are unchanged (deploy guide: what an account with existing tables must revoke) | RDY-LF7, RDY-LF8, RDY-LF9; unit tests on every stage |
+| 2 | Personas shared one workgroup and `results/` prefix | one enforced workgroup, results bucket and results key per persona; each role reaches only its own | RDY-ATH1; the data-access table above |
+| 3 | Persona roles trusted the whole account | trust only `personas.*` principals (ArnLike `aws:PrincipalArn`); sandbox without principals requires MFA; config refuses an empty list elsewhere | config validation; unit tests of both stages |
+| 4 | One key for PII and non-PII, no key administrators | keys per zone (raw, curated, capture), per persona's results and for the catalog; key policies give the deployment role and `keys.admin_principals` administration only, account principals use only (zone keys only through S3, the catalog key only through Glue); identity statements carry `kms:ViaService` and the bucket's `aws:s3:arn` context; writers get no `s3:GetObject` | RDY-KMS1; cloudsplaining; unit tests |
+| 5 | No data perimeter | VPC endpoint policies (this account's principals; for S3, KMS, Logs and the SageMaker runtime this account's resources; the ECR layer bucket for image pulls); data bucket policies deny other accounts and uploads naming another algorithm or key | unit tests; checkov and cfn-guard bucket rules |
+| 6 | Audit could be erased and expired | Object Lock on the trail bucket (governance on sandbox, compliance elsewhere); at least 365 days of log retention outside sandbox; data events for the persona results; CloudTrail admitted only with this trail's `aws:SourceArn` and the key's `aws:cloudtrail:arn` context | config validation; cfn-guard CT.CLOUDWATCH.PR.2 and CT.S3.PR.9; unit tests |
+| 7 | Confused deputy | Firehose trust requires `sts:ExternalId`; flow logs, SageMaker and CloudTrail `aws:SourceAccount`/`aws:SourceArn`; the alarm topic, alarm key and ETL key admit services only for this account's alarms, rules and topics; API Gateway's Lambda permissions carry `SourceAccount` | RDY-IAM1; cfn-guard CT.LAMBDA.PR.2; unit tests |
+| 8 | Over-broad grants | personas lose `kms:Encrypt` and delete; Firehose and data capture only add objects; ENI create/delete actions need `ec2:Vpc` of this VPC; key grants only for AWS resources | RDY-KMS1; cloudsplaining; cfn-guard CT.KMS.PR.3 |
+
+Accepted, with the reason:
+
+- **Firehose keeps `kms:Decrypt` on the raw key**, only through S3 (`kms:ViaService`) and for the raw
+  bucket's encryption context: S3 needs the writer's decrypt to complete multipart uploads of
+  Firehose's large objects. Without `s3:GetObject` the role still cannot read the zone (RDY-KMS1).
+- **The Glue, Lambda, Lake Formation registration and API Gateway roles trust their service without
+  source conditions**: these services do not document putting `aws:SourceAccount`/`aws:SourceArn`
+  in the request when they assume a role, so a condition would stop the role from working;
+  `iam:PassRole` decides who may hand the roles to them (RDY-IAM1 checks the services that do).
+- **The Glue job has no table grant**: it reads and writes S3 paths with its own credentials and never
+  the catalog; it holds data-location access on the curated zone.
+- **Object Lock only on the trail bucket**: the zones hold personal data that must stay erasable and
+  age out by lifecycle (cfn-guard acknowledgements above).
+- **Sandbox stages may keep logs shorter** than a year and use governance-mode Object Lock, so they can
+  be torn down; the config refuses both elsewhere.
+"""  # noqa: E501 (markdown table rows)
 
 
 def _rule_order(rule_id: str) -> tuple[str, int, str]:

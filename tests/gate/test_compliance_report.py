@@ -24,3 +24,24 @@ def test_report_names_stages_generically(gate: GateResults) -> None:
     text = render(gate.evaluations)
     for stage in gate.stages:
         assert f"MlPipeline-{stage}-" not in text
+
+
+def test_data_access_shows_each_persona_reaching_only_its_own_results(gate: GateResults) -> None:
+    text = render(gate.evaluations)
+    section = text.split("## Data access", 1)[1].split("## cfn-guard", 1)[0]
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in section.splitlines() if line.startswith("| DataLake/")}
+    scientist, mlops = rows["DataLake/DataScientist/Role"], rows["DataLake/MlOps/Role"]
+    assert "DataScientist/Results" in scientist and "MlOps/Results" not in scientist
+    assert "MlOps/Results" in mlops and "DataScientist/Results" not in mlops
+    assert "'raw'" in scientist and "'raw'" not in mlops
+    firehose = next(line for line in section.splitlines() if line.startswith("| Ingestion/DeliveryRole"))
+    assert "DataLake/RawZone: add |" in firehose
+
+
+def test_review_findings_are_listed_with_their_checks(gate: GateResults) -> None:
+    text = render(gate.evaluations)
+    review = text.split("## Security review findings", 1)[1]
+    for number in range(1, 9):
+        assert f"\n| {number} | " in review
+    for rule in ("RDY-LF7", "RDY-LF9", "RDY-KMS1", "RDY-ATH1", "RDY-IAM1"):
+        assert rule in review
