@@ -16,10 +16,13 @@ Arguments (all required unless noted):
 - ``--raw_path``: ``s3://`` prefix of the raw zone (read recursively).
 - ``--curated_path``: ``s3://`` prefix of the curated zone (Parquet by ``event_date``).
 - ``--training_path``: ``s3://`` prefix; ``channel=train/`` and ``channel=validation/`` CSV go below it.
-- ``--statistics_path``: ``s3://`` prefix; ``feature_statistics.json`` goes below it.
+- ``--statistics_path``: ``s3://`` prefix; ``feature_statistics.json`` and the drift
+  baseline ``drift_baseline.json`` go below it, and this run's baseline also to
+  ``runs/<JOB_RUN_ID>/drift_baseline.json``.
 - ``--scaling_method``: ``standard``, ``minmax``, ``maxabs`` or ``robust``.
 - ``--validation_fraction``: share of labeled events held out, in [0, 1).
 - ``--split_seed`` (optional, default 0): seed of the deterministic split.
+- ``--JOB_RUN_ID`` (set by Glue; optional elsewhere): names the run's baseline copy.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ ARGUMENTS = [
     "scaling_method",
     "validation_fraction",
 ]
-OPTIONAL_ARGUMENTS = {"split_seed": "0"}
+OPTIONAL_ARGUMENTS = {"split_seed": "0", "JOB_RUN_ID": ""}
 RAW_CONTEXT = "raw_events"
 MAX_GROUP_BYTES = str(128 * 1024 * 1024)
 
@@ -90,7 +93,10 @@ def main(argv: list[str]) -> dict[str, Any]:
     job.init(args["JOB_NAME"], args)
     contract = contracts.load()
     outputs = OutputPaths(
-        curated=args["curated_path"], training=args["training_path"], statistics=args["statistics_path"]
+        curated=args["curated_path"],
+        training=args["training_path"],
+        statistics=args["statistics_path"],
+        run=args["JOB_RUN_ID"] or None,
     )
 
     curation = curate(read_new_raw_events(glue_context, args["raw_path"]), contract)

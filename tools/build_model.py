@@ -14,6 +14,9 @@ writes, into ``--out``:
 - ``feature_statistics.json``: what the encoder needs to turn an event into the row
   the endpoint expects (scaling parameters, imputation medians, category layouts),
   plus the training provenance and the held-out RMSE.
+- ``drift_baseline.json``: the distribution of each monitored feature and of the
+  label on the training rows (``contracts.drift``), the baseline the drift function
+  compares a variant serving this model with.
 
 The build is deterministic: the same arguments give a byte-identical archive.
 Rows are encoded with :class:`contracts.features.FeatureEncoder`, the encoder the ETL
@@ -35,13 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import contracts
-from contracts import Contract, features
+from contracts import Contract, drift, features
 from stacks.image_uris import DEFAULT_VERSION as CONTAINER_VERSION
 from tools import synthetic
 
 MODEL_MEMBER = "xgboost-model"
 ARCHIVE_FILE = "model.tar.gz"
 STATISTICS_FILE = "feature_statistics.json"
+BASELINE_FILE = drift.BASELINE_FILE
 DEFAULT_ROWS = 5000
 DEFAULT_SEED = 7
 HOLDOUT_FRACTION = 0.2
@@ -101,6 +105,7 @@ class BuildResult:
 
     archive: Path
     statistics: Path
+    baseline: Path
     train_rows: int
     holdout_rows: int
     holdout_rmse: float
@@ -110,6 +115,7 @@ class BuildResult:
         return {
             "archive": str(self.archive),
             "statistics": str(self.statistics),
+            "baseline": str(self.baseline),
             "train_rows": self.train_rows,
             "holdout_rows": self.holdout_rows,
             "holdout_rmse": round(self.holdout_rmse, 2),
@@ -197,15 +203,24 @@ def build(
     }
     model_bytes = bytes(booster.save_raw(raw_format="json"))
     statistics_text = json.dumps(stats, indent=2, sort_keys=True) + "\n"
+    baseline = drift.fit_baseline(
+        x_train.tolist(),
+        (float(r[label]) for r in train),
+        stats,
+        provenance={"source": "tools.build_model", "seed": seed, "rows": rows},
+    )
 
     out.mkdir(parents=True, exist_ok=True)
     archive = out / ARCHIVE_FILE
     archive.write_bytes(deterministic_tar_gz({MODEL_MEMBER: model_bytes}))
     statistics_path = out / STATISTICS_FILE
     statistics_path.write_text(statistics_text, encoding="utf-8")
+    baseline_path = out / BASELINE_FILE
+    baseline_path.write_text(drift.dump_baseline(baseline), encoding="utf-8")
     return BuildResult(
         archive=archive,
         statistics=statistics_path,
+        baseline=baseline_path,
         train_rows=len(train),
         holdout_rows=len(holdout),
         holdout_rmse=rmse,

@@ -13,6 +13,7 @@ Modules:
 - ``missing``: the contract's missing-value policy (median, constant, flag, drop).
 - ``encode``: ordinal mapping and one-hot columns.
 - ``scaling``: fitting and applying the feature statistics.
+- ``baseline``: the drift baseline of the training split (``contracts.drift``'s definitions).
 - ``split``: the deterministic train/validation split.
 - ``pipeline``: the composition the Glue job and the benchmark run.
 """

@@ -27,7 +27,9 @@ from pyspark.sql import functions as F
 
 import contracts
 from contracts import Contract
+from contracts.drift import BASELINE_FILE, dump_baseline
 from contracts.features import STATISTICS_FILE, dump_statistics
+from housing_etl.baseline import fit_baseline
 from housing_etl.dedup import ID_COLUMN, ROWS_COLUMN, collapse
 from housing_etl.encode import encode
 from housing_etl.missing import handle_missing
@@ -58,17 +60,20 @@ OBSERVATION_TIMEOUT_SECONDS = 300.0
 
 @dataclass(frozen=True)
 class OutputPaths:
-    """Where the pipeline writes: curated Parquet, training CSV, statistics JSON."""
+    """Where the pipeline writes: curated Parquet, training CSV, statistics and drift baseline
+    JSON. ``run`` (the Glue job run) also keeps this run's baseline under ``runs/<run>/``, where
+    a model trained on this run's data can point at it after later runs replace the latest."""
 
     curated: str
     training: str
     statistics: str
+    run: str | None = None
 
     @classmethod
-    def under(cls, root: str) -> OutputPaths:
+    def under(cls, root: str, run: str | None = None) -> OutputPaths:
         """The conventional layout below one root (used by :func:`run_pipeline`)."""
         base = root.rstrip("/")
-        return cls(curated=f"{base}/curated", training=f"{base}/training", statistics=f"{base}/statistics")
+        return cls(curated=f"{base}/curated", training=f"{base}/training", statistics=f"{base}/statistics", run=run)
 
     @property
     def train(self) -> str:
@@ -84,6 +89,12 @@ class OutputPaths:
     def statistics_file(self) -> str:
         """The statistics artifact's full path."""
         return f"{self.statistics.rstrip('/')}/{STATISTICS_FILE}"
+
+    @property
+    def baseline_files(self) -> list[str]:
+        """The drift baseline beside the statistics, and this run's copy."""
+        base = self.statistics.rstrip("/")
+        return [f"{base}/{BASELINE_FILE}"] + ([f"{base}/runs/{self.run}/{BASELINE_FILE}"] if self.run else [])
 
 
 @dataclass(frozen=True)
@@ -219,7 +230,8 @@ def build_training_data(
     """Split labeled rows, fit statistics on the train split, write CSV and JSON.
 
     Two passes over ``curated``: the fit, which also counts unlabeled and validation
-    rows, then one CSV write that puts each row in its channel's folder.
+    rows, then one CSV write that puts each row in its channel's folder. Between them the
+    drift baseline reads the encoded train split twice (see ``housing_etl.baseline``).
     """
     label = F.col(contract.label.name)
     channels = curated.withColumn(CHANNEL_COLUMN, channel(validation_fraction, seed))
@@ -233,7 +245,16 @@ def build_training_data(
     stats = fit_scaler(counted.where(label.isNotNull() & ~held_out), contract, scaling_method)
     metrics = observed_metrics(observation, OBSERVATION_TIMEOUT_SECONDS)
     write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
-    write_training_csv(feature_matrix(channels, contract, stats, keep=[CHANNEL_COLUMN]), outputs.training)
+    matrix = feature_matrix(channels, contract, stats, keep=[CHANNEL_COLUMN])
+    baseline = fit_baseline(
+        matrix.where(F.col(CHANNEL_COLUMN) == F.lit(TRAIN_CHANNEL)),
+        stats,
+        label=contract.label.name,
+        provenance={"source": "glue", "etl_run": outputs.run},
+    )
+    for path in outputs.baseline_files:
+        write_text(curated.sparkSession, path, dump_baseline(baseline))
+    write_training_csv(matrix, outputs.training)
     counts = TrainingCounts(
         unlabeled=int(metrics["unlabeled"]),
         train=int(stats["training_rows"]),

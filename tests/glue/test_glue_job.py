@@ -128,8 +128,12 @@ def test_incremental_runs(
 
     resend = {**RAW_EVENTS[6], "event_time": 1767400000000, "price": 430000}  # e5 again, later
     write_ndjson(raw / "event_date=2026-01-03" / "home_type=townhouse" / "part-2.json.gz", [resend])
-    third = job.main([*argv, "--split_seed", "0"])
+    third = job.main([*argv, "--split_seed", "0", "--JOB_RUN_ID", "jr_third"])
     assert third["curation"]["curated"] == 1
+    latest, kept = (
+        json.loads(Path(p).read_text()) for p in OutputPaths.under(str(tmp_path), run="jr_third").baseline_files
+    )
+    assert kept == latest and latest["provenance"] == {"source": "glue", "etl_run": "jr_third"}
     assert third["training"] == {"unlabeled": 1, "train": 5, "validation": 1}
     assert fake.commits == 3
 
@@ -153,5 +157,7 @@ def assert_same_outputs(job_root: Path, pipeline_out: Path) -> None:
         k: v for k, v in pipeline_stats.items() if k != "numeric"
     }
     job, pipeline = OutputPaths.under(str(job_root)), OutputPaths.under(str(pipeline_out))
+    job_baseline, pipeline_baseline = (json.loads(Path(p.baseline_files[0]).read_text()) for p in (job, pipeline))
+    assert job_baseline["features"] == pipeline_baseline["features"]
     for job_channel, pipeline_channel in ((job.train, pipeline.train), (job.validation, pipeline.validation)):
         assert sorted(read_csv(job_channel)) == sorted(read_csv(pipeline_channel))

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import contracts
+from contracts.drift import PREDICTION, load_baseline
 from contracts.features import encode_record as encode
 from contracts.features import load_statistics
 from tools import build_model, synthetic
@@ -146,6 +147,7 @@ def test_same_seed_builds_identical_bytes(built: BuildResult, tmp_path: Path, ca
     assert summary["holdout_rmse"] == round(built.holdout_rmse, 2)
     assert (out / "model.tar.gz").read_bytes() == built.archive.read_bytes()
     assert (out / "feature_statistics.json").read_bytes() == built.statistics.read_bytes()
+    assert (out / "drift_baseline.json").read_bytes() == built.baseline.read_bytes()
 
     other = build(tmp_path / "other", rows=ROWS, seed=SEED + 1)
     assert other.archive.read_bytes() != built.archive.read_bytes()
@@ -164,6 +166,19 @@ def test_committed_artifact_matches_a_fresh_default_build(tmp_path: Path) -> Non
     fresh = build(tmp_path)
     assert _members(fresh.archive) == _members(committed / build_model.ARCHIVE_FILE)
     assert fresh.statistics.read_text() == (committed / build_model.STATISTICS_FILE).read_text()
+    assert fresh.baseline.read_text() == (committed / build_model.BASELINE_FILE).read_text()
+
+
+def test_baseline_describes_the_training_rows(built: BuildResult, stats: dict[str, Any]) -> None:
+    """The baseline carries the statistics it was fitted with and counts every training row
+    once per feature; the label's deciles span the training prices."""
+    baseline = load_baseline(built.baseline.read_text(encoding="utf-8"))
+    assert baseline["statistics"] == stats
+    assert baseline["provenance"] == {"source": "tools.build_model", "seed": SEED, "rows": ROWS}
+    for spec in (*baseline["features"].values(), baseline[PREDICTION]):
+        assert sum(spec["counts"]) == built.train_rows
+    assert set(baseline["features"]) == {*stats["numeric"], "garden_size", "year_built_missing", "home_type"}
+    assert len(baseline[PREDICTION]["psi_edges"]) == 9  # prices are nearly all distinct
 
 
 def test_gzip_stream_carries_no_file_name(built: BuildResult) -> None:
