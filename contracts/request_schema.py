@@ -1,7 +1,8 @@
 """The inference request contract, derived from the event contract.
 
 `POST /v1/predict` takes `{"instances": [ {<feature>: <value>, ...}, ... ]}` with the
-event contract's canonical feature names and units, as `application/json` in UTF-8. API Gateway validates requests
+event contract's canonical feature names and units (and optionally the listing's id
+field), as `application/json` in UTF-8. API Gateway validates requests
 against :func:`request_schema` (JSON Schema draft 4) before the Lambda runs; the
 Lambda applies the same rules with :func:`validate_instances` so it can name every
 invalid field, and so direct invocations are held to the same contract.
@@ -10,6 +11,7 @@ invalid field, and so direct invocations are held to the same contract.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from contracts import Contract, Field
@@ -21,6 +23,12 @@ JSON_CONTENT_TYPE = r'application/json[ \t]*(;[ \t]*charset[ \t]*=[ \t]*("utf-8"
 # A valid request nests three levels (object, instances array, instance object); the
 # function refuses deeper bodies before parsing them.
 MAX_JSON_DEPTH = 8
+# An instance may name its listing with the contract's id field. The predict function passes
+# a single listing's id to SageMaker as the inference id, which data capture keeps with the
+# request (so the captured request can be joined with the listing's later sale price);
+# InvokeEndpoint takes 1 to 64 printable ASCII characters there, the first not a space.
+INFERENCE_ID_PATTERN = r"^[!-~][ -~]{0,63}$"
+INFERENCE_ID_MAX_LENGTH = 64
 
 
 def _feature_schema(f: Field) -> dict[str, Any]:
@@ -40,9 +48,25 @@ def _feature_schema(f: Field) -> dict[str, Any]:
     return {"type": "string", "minLength": 1, "maxLength": MAX_STRING_LENGTH, "description": f.description}
 
 
+def id_field(contract: Contract) -> Field:
+    """The contract's id field, which an instance may carry as its inference id."""
+    return next(f for f in contract.fields if f.role == "id")
+
+
+def _id_schema(f: Field) -> dict[str, Any]:
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": min(INFERENCE_ID_MAX_LENGTH, f.max_length or INFERENCE_ID_MAX_LENGTH),
+        "pattern": INFERENCE_ID_PATTERN,
+        "description": f"Optional. {f.description} Kept with the captured request when it is the only instance.",
+    }
+
+
 def request_schema(contract: Contract, *, max_batch_size: int) -> dict[str, Any]:
     """JSON Schema (draft 4, as API Gateway models require) of a prediction request."""
     features = contract.features
+    identifier = id_field(contract)
     return {
         "$schema": "http://json-schema.org/draft-04/schema#",
         "title": "PredictRequest",
@@ -58,7 +82,10 @@ def request_schema(contract: Contract, *, max_batch_size: int) -> dict[str, Any]
                     "type": "object",
                     "additionalProperties": False,
                     "required": [f.name for f in features if f.required_for_inference],
-                    "properties": {f.name: _feature_schema(f) for f in features},
+                    "properties": {
+                        identifier.name: _id_schema(identifier),
+                        **{f.name: _feature_schema(f) for f in features},
+                    },
                 },
             }
         },
@@ -103,12 +130,27 @@ def _text_check(f: Field) -> Any:
     return check
 
 
+def _id_check(f: Field) -> Any:
+    """A checker for the optional inference id (the listing's event id)."""
+    pattern = re.compile(INFERENCE_ID_PATTERN)
+    limit = min(INFERENCE_ID_MAX_LENGTH, f.max_length or INFERENCE_ID_MAX_LENGTH)
+    problem = f"must be 1 to {limit} printable ASCII characters, the first not a space"
+
+    def check(value: Any) -> str | None:
+        if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
+            return problem
+        return None
+
+    return check
+
+
 class RequestValidator:
     """The request rules of one contract and batch limit, prepared once per container."""
 
     def __init__(self, contract: Contract, *, max_batch_size: int) -> None:
         self.max_batch_size = max_batch_size
-        self.names = frozenset(f.name for f in contract.features)
+        identifier = id_field(contract)
+        self.names = frozenset({identifier.name, *(f.name for f in contract.features)})
         # (name, required, numeric, low, high, integer, check): numbers in range take the fast
         # path; anything else goes through `check`, which names the problem.
         self.rules = [
@@ -123,6 +165,7 @@ class RequestValidator:
             )
             for f in contract.features
         ]
+        self.rules.append((identifier.name, False, False, 0.0, 0.0, False, _id_check(identifier)))
 
     def errors(self, body: Any) -> list[dict[str, str]]:
         """Every problem of a parsed request body, as `{"field": path, "error": message}`."""

@@ -380,5 +380,6 @@ def _json_schema(schema: dict[str, object]) -> apigateway.JsonSchema:
         maximum=schema.get("maximum"),  # type: ignore[arg-type]
         min_length=schema.get("minLength"),  # type: ignore[arg-type]
         max_length=schema.get("maxLength"),  # type: ignore[arg-type]
+        pattern=schema.get("pattern"),  # type: ignore[arg-type]
         enum=schema.get("enum"),  # type: ignore[arg-type]
     )

@@ -1,11 +1,12 @@
 """Inference API handler: validate, encode exactly as training did, invoke the endpoint.
 
-`POST /v1/predict` with `{"instances": [...]}` of raw business features, as
-`application/json` (UTF-8). The handler validates the request against the contract
-(naming every invalid field), encodes each instance with the same imputation, encoding
-and scaling the ETL fitted (`feature_statistics.json`, bundled with this function), sends
-CSV rows to the SageMaker endpoint and returns the predictions, the variant that
-answered and the request id.
+`POST /v1/predict` with `{"instances": [...]}` of raw business features (and, optionally,
+each listing's `event_id`), as `application/json` (UTF-8). The handler validates the
+request against the contract (naming every invalid field), encodes each instance with the
+same imputation, encoding and scaling the ETL fitted (`feature_statistics.json`, bundled
+with this function), sends CSV rows to the SageMaker endpoint with an inference id that
+data capture keeps (a single listing's event id, else the request id) and returns the
+predictions, the variant that answered and the request id.
 
 Errors are JSON (never NaN or Infinity, never internals): 415 for another content type,
 4xx for the caller's mistakes (including bodies nested too deeply or with non-finite
@@ -253,7 +254,16 @@ def read_answer(stream: Any, deadline: float) -> bytes:
         chunks.append(chunk)
 
 
-def invoke(csv_rows: str, expected: int, deadline: float) -> tuple[list[float], str]:
+def inference_id(instances: list[dict[str, Any]], request_id: str) -> str:
+    """The id data capture keeps with the request: the listing's event id when the request
+    scores one listing that names it (joinable with the listing's later sale price), else
+    the API request id."""
+    if len(instances) == 1 and isinstance(instances[0].get("event_id"), str):
+        return str(instances[0]["event_id"])
+    return request_id
+
+
+def invoke(csv_rows: str, expected: int, deadline: float, inference: str) -> tuple[list[float], str]:
     """Call the endpoint within the budget, retrying what may pass on a second try.
 
     An attempt (or a pause before one) starts only if its worst case ends before `deadline`.
@@ -273,7 +283,7 @@ def invoke(csv_rows: str, expected: int, deadline: float) -> tuple[list[float], 
             break
         try:
             response = runtime_client().invoke_endpoint(
-                EndpointName=ENDPOINT_NAME, ContentType="text/csv", Accept="text/csv", Body=body
+                EndpointName=ENDPOINT_NAME, ContentType="text/csv", Accept="text/csv", Body=body, InferenceId=inference
             )
             answer = read_answer(response["Body"], deadline)
             return parse_predictions(answer, expected), str(response.get("InvokedProductionVariant", ""))
@@ -325,7 +335,7 @@ def predict(event: dict[str, Any], request_id: str, deadline: float) -> dict[str
     if errors:
         raise ApiError(400, "request does not match the contract", details=errors)
     instances = body["instances"]
-    predictions, variant = invoke(to_csv(instances), len(instances), deadline)
+    predictions, variant = invoke(to_csv(instances), len(instances), deadline, inference_id(instances, request_id))
     return {"predictions": predictions, "variant": variant, "request_id": request_id}
 
 

@@ -122,6 +122,24 @@ def test_valid_request_returns_predictions_variant_and_request_id(runtime: FakeR
     assert len(rows[0].split(",")) == len(predict.CONTRACT.feature_columns())
 
 
+def test_a_single_listing_names_the_captured_request_with_its_event_id(runtime: FakeRuntime) -> None:
+    """Data capture keeps the inference id with the request: one listing's event id makes it
+    joinable with the listing's later sale price; a batch is named by the API request id."""
+    assert call(api_event({"instances": [{**instance(1), "event_id": "listing-42"}]}))[0] == 200
+    assert call(api_event({"instances": [instance(1), {**instance(2), "event_id": "listing-43"}]}))[0] == 200
+    assert call(api_event({"instances": [instance(3)]}))[0] == 200
+    assert [sent["InferenceId"] for sent in runtime.calls] == ["listing-42", "req-123", "req-123"]
+
+
+@pytest.mark.parametrize("event_id", ["", " leading-space", "x" * 65, "caf\u00e9", 42, "tab\there"])
+def test_event_ids_that_cannot_be_inference_ids_are_refused(runtime: FakeRuntime, event_id: Any) -> None:
+    status, body, _ = call(api_event({"instances": [{**instance(1), "event_id": event_id}]}))
+    assert status == 400 and body["details"] == [
+        {"field": "instances[0].event_id", "error": "must be 1 to 64 printable ASCII characters, the first not a space"}
+    ]
+    assert runtime.calls == []
+
+
 def test_base64_body_is_accepted(runtime: FakeRuntime) -> None:
     assert call(api_event({"instances": [instance()]}, b64=True))[0] == 200
 

@@ -46,7 +46,8 @@ def test_request_model_is_generated_from_the_contract(sandbox: SynthesizedStage)
     schema = model["Schema"]
     items = schema["properties"]["instances"]["items"]
     assert items["required"] == expected["properties"]["instances"]["items"]["required"]
-    assert set(items["properties"]) == {f.name for f in contracts.load().features}
+    assert set(items["properties"]) == {"event_id", *(f.name for f in contracts.load().features)}
+    assert items["properties"]["event_id"] == expected["properties"]["instances"]["items"]["properties"]["event_id"]
     assert items["additionalProperties"] is False and schema["additionalProperties"] is False
     assert schema["properties"]["instances"]["maxItems"] == sandbox.config.api.max_batch_size
     assert items["properties"]["living_area"]["minimum"] == contracts.load().field("living_area").min
