@@ -539,6 +539,124 @@ class InferenceConfig:
             )
 
 
+# Hyperparameters of SageMaker's built-in XGBoost that a tuning job may search, with the
+# kind of range and the bounds of the XGBoost tuning guide ("Tune an XGBoost model").
+XGBOOST_TUNING_BOUNDS: dict[str, tuple[Literal["continuous", "integer"], float, float]] = {
+    "alpha": ("continuous", 0, 1000),
+    "colsample_bylevel": ("continuous", 0.1, 1),
+    "colsample_bynode": ("continuous", 0.1, 1),
+    "colsample_bytree": ("continuous", 0.5, 1),
+    "eta": ("continuous", 0.1, 0.5),
+    "gamma": ("continuous", 0, 5),
+    "lambda": ("continuous", 0, 1000),
+    "max_delta_step": ("continuous", 0, 10),
+    "max_depth": ("integer", 0, 10),
+    "min_child_weight": ("continuous", 0, 120),
+    "subsample": ("continuous", 0.5, 1),
+}
+SCALING_TYPES = ("Auto", "Linear", "Logarithmic", "ReverseLogarithmic")
+
+
+@dataclass(frozen=True)
+class ParameterRange:
+    """One hyperparameter the tuning job searches, between two bounds."""
+
+    hyperparameter: str = setting("eta", choices=tuple(XGBOOST_TUNING_BOUNDS))
+    min_value: float = setting(0.1)
+    max_value: float = setting(0.5)
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = setting("Auto", choices=SCALING_TYPES)
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        kind, low, high = XGBOOST_TUNING_BOUNDS[self.hyperparameter]
+        for key, value in (("min_value", self.min_value), ("max_value", self.max_value)):
+            if not low <= value <= high or (kind == "integer" and not float(value).is_integer()):
+                number = "an integer" if kind == "integer" else "a number"
+                raise ConfigError(
+                    f"{path}.{key}", value, f"must be {number} between {low:g} and {high:g} for {self.hyperparameter}"
+                )
+        if self.min_value >= self.max_value:
+            raise ConfigError(f"{path}.min_value", self.min_value, f"must be less than max_value ({self.max_value:g})")
+        if self.scaling == "Logarithmic" and self.min_value <= 0:
+            raise ConfigError(f"{path}.scaling", self.scaling, "needs min_value > 0 (logarithmic scaling)")
+        if self.scaling == "ReverseLogarithmic" and (kind == "integer" or self.max_value >= 1):
+            raise ConfigError(
+                f"{path}.scaling", self.scaling, "applies only to continuous ranges within 0 <= value < 1"
+            )
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """The training pipeline: tuning job size, its locked-down training jobs, the evaluation gate.
+
+    `rmse_threshold` is in label units (the price); a candidate passes when its validation
+    RMSE is below it and at most `rmse_tolerance` (a fraction) worse than the Approved model's.
+    """
+
+    instance_type: str = setting(
+        "ml.m5.large",
+        check=_instance_type_problem,
+        doc="a SageMaker instance type ml.<family>.<size>, not burstable, without NVMe instance storage",
+    )
+    instance_count: int = setting(1, min=1, max=20, doc="instances per training job")
+    volume_size_gb: int = setting(10, min=1, max=16384)
+    max_runtime_minutes: int = setting(60, min=1, max=40320, doc="stopping condition of each training job")
+    max_jobs: int = setting(10, min=1, max=500, doc="training jobs the tuning job may start")
+    max_parallel_jobs: int = setting(2, min=1, max=100)
+    num_round: int = setting(200, min=1, max=4000, doc="boosting rounds; early stopping may end sooner")
+    parameter_ranges: tuple[ParameterRange, ...] = field(
+        default_factory=lambda: (
+            ParameterRange(hyperparameter="eta", min_value=0.1, max_value=0.5),
+            ParameterRange(hyperparameter="max_depth", min_value=3, max_value=9),
+            ParameterRange(hyperparameter="min_child_weight", min_value=1, max_value=10),
+            ParameterRange(hyperparameter="subsample", min_value=0.5, max_value=1),
+        ),
+        metadata=rule(unique=lambda r: r.hyperparameter, doc="each hyperparameter once"),
+    )
+    rmse_threshold: float = setting(100000.0, min=0.0, max=1e12, doc="validation RMSE a candidate must stay under")
+    rmse_tolerance: float = setting(
+        0.05, min=0.0, max=1.0, doc="how much worse than the Approved model a candidate may be, as a fraction"
+    )
+    auto_approve: bool = setting(False, doc="register packages as Approved (sandbox stages only)")
+    spot: bool = setting(False, doc="managed spot training, with checkpoints")
+    max_wait_minutes: int = setting(120, min=1, max=40320, doc="spot only: runtime plus waiting for capacity")
+    log_retention_days: int = setting(MIN_AUDIT_LOG_DAYS, choices=LOG_RETENTION_DAYS, doc="the state machine's log")
+    gate: FunctionConfig = field(
+        default_factory=lambda: FunctionConfig(memory_mib=256, timeout_seconds=30, reserved_concurrency=2)
+    )
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        parsed = instance_types.parse(self.instance_type)
+        if parsed is not None and parsed.burstable:
+            raise ConfigError(
+                f"{path}.instance_type", self.instance_type, "is burstable (ml.t*), which SageMaker does not train on"
+            )
+        if parsed is not None and parsed.nvme:
+            raise ConfigError(
+                f"{path}.instance_type",
+                self.instance_type,
+                "has NVMe instance storage, which rejects the KMS volume key every training job sets; pick a type "
+                "without instance storage",
+            )
+        if self.max_parallel_jobs > self.max_jobs:
+            raise ConfigError(
+                f"{path}.max_parallel_jobs", self.max_parallel_jobs, f"must not exceed max_jobs ({self.max_jobs})"
+            )
+        if self.spot and self.max_wait_minutes < self.max_runtime_minutes:
+            raise ConfigError(
+                f"{path}.max_wait_minutes",
+                self.max_wait_minutes,
+                f"must be at least max_runtime_minutes ({self.max_runtime_minutes}) with spot training",
+            )
+        if self.auto_approve and not stage.sandbox:
+            raise ConfigError(
+                f"{path}.auto_approve",
+                True,
+                "is allowed only on sandbox stages (sandbox: true); approve packages by hand",
+            )
+        if not self.parameter_ranges:
+            raise ConfigError(f"{path}.parameter_ranges", [], "must list at least one hyperparameter to tune")
+
+
 @dataclass(frozen=True)
 class StageConfig:
     """Everything one stage deploys with. Built by :func:`load_stage`."""
@@ -558,6 +676,7 @@ class StageConfig:
     ingestion: IngestionConfig = field(default_factory=IngestionConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     etl: EtlConfig = field(default_factory=EtlConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
@@ -590,6 +709,8 @@ class StageConfig:
             "network.flow_log_retention_days": self.network.flow_log_retention_days,
             "ingestion.transform.log_retention_days": self.ingestion.transform.log_retention_days,
             "api.function.log_retention_days": self.api.function.log_retention_days,
+            "training.log_retention_days": self.training.log_retention_days,
+            "training.gate.log_retention_days": self.training.gate.log_retention_days,
             "observability.trail_log_retention_days": self.observability.trail_log_retention_days,
         }
 

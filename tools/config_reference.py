@@ -56,15 +56,17 @@ def _fixed(cls: Any) -> list[str]:
     ]
 
 
-def _rows(cls: Any, prefix: str) -> tuple[list[str], list[tuple[str, Any]]]:
+def _rows(cls: Any, prefix: str, instance: Any = None) -> tuple[list[str], list[tuple[str, Any, Any]]]:
+    """Rows of `cls`; defaults come from `instance` when a parent field sets its own (api.function)."""
     rows, nested = [], []
     hints = get_type_hints(cls)
     for f in cfg._settable(cls):
-        default = _default(f)
+        default = getattr(instance, f.name) if instance is not None else _default(f)
         tp = hints[f.name]
         inner = tp.__args__[0] if getattr(tp, "__origin__", None) is tuple else tp
         if dataclasses.is_dataclass(inner):
-            nested.append((f"{prefix}{f.name}{'[]' if inner is not tp else ''}", inner))
+            item = default if inner is tp else None
+            nested.append((f"{prefix}{f.name}{'[]' if inner is not tp else ''}", inner, item))
         meta = dict(f.metadata)
         allowed = _allowed(tp, meta) if meta else "see below"
         rows.append(f"| `{prefix}{f.name}` | {_render(default)} | {allowed} |")
@@ -73,10 +75,10 @@ def _rows(cls: Any, prefix: str) -> tuple[list[str], list[tuple[str, Any]]]:
 
 def render() -> str:
     sections = [HEADER]
-    queue: list[tuple[str, Any]] = [("", cfg.StageConfig)]
+    queue: list[tuple[str, Any, Any]] = [("", cfg.StageConfig, None)]
     while queue:
-        prefix, cls = queue.pop(0)
-        rows, nested = _rows(cls, f"{prefix}." if prefix else "")
+        prefix, cls, instance = queue.pop(0)
+        rows, nested = _rows(cls, f"{prefix}." if prefix else "", instance)
         title = prefix or "stage"
         doc = "\n\n".join([(cls.__doc__ or "").strip().splitlines()[0], *_fixed(cls)])
         sections.append(

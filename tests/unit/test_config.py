@@ -21,6 +21,7 @@ REGION = {"region": "eu-west-1"}
 ARN = "arn:aws:iam::123456789012:role/{}"
 # Outside sandbox stages the persona roles must name whom they trust.
 PERSONAS = {"data_scientist": ["role/analysts/DataScientist*"], "mlops": ["role/MLOps"]}
+SANDBOX = {**REGION, "sandbox": True}
 
 BAD_CONFIGS = [
     ({"network": {"az_count": 1}}, "stages.s.network.az_count", "between 2 and 6"),
@@ -147,6 +148,79 @@ BAD_CONFIGS = [
         {**REGION, "personas": PERSONAS, "network": {"flow_log_retention_days": 90}},
         "stages.s.network.flow_log_retention_days",
         "at least 365 outside sandbox stages",
+    ),
+    # Training: instance types, tuning limits and ranges within XGBoost's bounds, approval, spot
+    ({**SANDBOX, "training": {"instance_type": "ml.t3.large"}}, "stages.s.training.instance_type", "burstable"),
+    (
+        {**SANDBOX, "training": {"instance_type": "ml.g4dn.xlarge"}},
+        "stages.s.training.instance_type",
+        "NVMe instance storage",
+    ),
+    (
+        {**SANDBOX, "training": {"instance_type": "m5.large"}},
+        "stages.s.training.instance_type",
+        "SageMaker instance type",
+    ),
+    (
+        {**SANDBOX, "training": {"max_jobs": 2, "max_parallel_jobs": 3}},
+        "stages.s.training.max_parallel_jobs",
+        "max_jobs (2)",
+    ),
+    ({**SANDBOX, "training": {"max_jobs": 0}}, "stages.s.training.max_jobs", "between 1 and 500"),
+    (
+        {**SANDBOX, "training": {"spot": True, "max_runtime_minutes": 90, "max_wait_minutes": 60}},
+        "stages.s.training.max_wait_minutes",
+        "at least max_runtime_minutes (90)",
+    ),
+    (
+        {**REGION, "personas": PERSONAS, "training": {"auto_approve": True}},
+        "stages.s.training.auto_approve",
+        "only on sandbox stages",
+    ),
+    ({**SANDBOX, "training": {"rmse_tolerance": 1.5}}, "stages.s.training.rmse_tolerance", "between 0.0 and 1.0"),
+    ({**SANDBOX, "training": {"parameter_ranges": []}}, "stages.s.training.parameter_ranges", "at least one"),
+    (
+        {**SANDBOX, "training": {"parameter_ranges": [{"hyperparameter": "learning_rate"}]}},
+        "stages.s.training.parameter_ranges[0].hyperparameter",
+        "one of ['alpha'",
+    ),
+    (
+        {**SANDBOX, "training": {"parameter_ranges": [{"hyperparameter": "eta", "min_value": 0.5, "max_value": 0.2}]}},
+        "stages.s.training.parameter_ranges[0].min_value",
+        "less than max_value (0.2)",
+    ),
+    (
+        {**SANDBOX, "training": {"parameter_ranges": [{"hyperparameter": "eta", "min_value": 0.1, "max_value": 0.9}]}},
+        "stages.s.training.parameter_ranges[0].max_value",
+        "between 0.1 and 0.5 for eta",
+    ),
+    (
+        {
+            **SANDBOX,
+            "training": {"parameter_ranges": [{"hyperparameter": "max_depth", "min_value": 2.5, "max_value": 6}]},
+        },
+        "stages.s.training.parameter_ranges[0].min_value",
+        "an integer between 0 and 10 for max_depth",
+    ),
+    (
+        {
+            **SANDBOX,
+            "training": {
+                "parameter_ranges": [
+                    {"hyperparameter": "alpha", "min_value": 0, "max_value": 10, "scaling": "Logarithmic"}
+                ]
+            },
+        },
+        "stages.s.training.parameter_ranges[0].scaling",
+        "min_value > 0",
+    ),
+    (
+        {
+            **SANDBOX,
+            "training": {"parameter_ranges": [{"hyperparameter": "max_depth", "min_value": 2, "max_value": 6}] * 2},
+        },
+        "stages.s.training.parameter_ranges[1]",
+        "repeats stages.s.training.parameter_ranges[0] (each hyperparameter once)",
     ),
 ]
 
