@@ -29,10 +29,15 @@ from readiness.rules import (
     sagemaker_capacity_bounds,
     sagemaker_endpoint_config_name,
     sagemaker_nvme_volume_key,
+    sagemaker_package_approval_rule,
     sagemaker_retain_variant_properties,
     sagemaker_scalable_target_endpoint,
     sagemaker_volume_key_policy,
     sns_alarm_topic_key,
+    stepfunctions_job_names,
+    stepfunctions_logging_dependency,
+    stepfunctions_role_permissions,
+    stepfunctions_sagemaker_lockdown,
 )
 
 RULES: tuple[Rule, ...] = tuple(
@@ -61,6 +66,11 @@ RULES: tuple[Rule, ...] = tuple(
         sagemaker_nvme_volume_key,
         sagemaker_volume_key_policy,
         sagemaker_capacity_bounds,
+        sagemaker_package_approval_rule,
+        stepfunctions_sagemaker_lockdown,
+        stepfunctions_role_permissions,
+        stepfunctions_job_names,
+        stepfunctions_logging_dependency,
         glue_security_configuration,
         glue_associate_kms_key,
         glue_role_key_access,
