@@ -53,7 +53,7 @@ test: $(VENV)/.requirements-dev $(CHECKOV_VENV)/.requirements node_modules/.pack
 lint: $(VENV)/.requirements-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app.py stacks contracts tools readiness lambda/stream_transform glue/housing_etl
+	$(BIN)/mypy app.py stacks contracts tools readiness lambda/stream_transform lambda/evaluation_gate glue/housing_etl
 
 ## snapshots: refresh the masked template snapshots after reviewing a change
 snapshots: $(VENV)/.requirements-dev node_modules/.package-lock.json
@@ -85,17 +85,26 @@ deploy: $(VENV)/.requirements-dev node_modules/.package-lock.json
 destroy: $(VENV)/.requirements-dev node_modules/.package-lock.json
 	$(BIN)/python -m tools.deploy destroy --stage $(STAGE) --confirm "$(CONFIRM)"
 
-.PHONY: smoke diagram
+.PHONY: smoke diagram train training-doc
 
 ## smoke: end-to-end run against the deployed STAGE: events -> raw zone -> Glue workflow -> SigV4 predict
 smoke: $(VENV)/.requirements-dev
 	$(BIN)/python -m tools.smoke --stage $(STAGE)
+
+## train: start a training run of the deployed STAGE and follow it until it ends (needs credentials)
+train: $(VENV)/.requirements-dev
+	$(BIN)/python -m tools.train --stage $(STAGE)
 
 ## diagram: regenerate docs/architecture-diagram.md from a synth of the sandbox stage
 diagram: $(VENV)/.requirements node_modules/.package-lock.json
 	rm -rf cdk.out
 	$(CDK) synth --quiet -c stage=sandbox
 	$(BIN)/python -m tools.diagram cdk.out --output docs/architecture-diagram.md
+
+## training-doc: regenerate the flow diagram and run cost in docs/training.md from every stage's synth
+training-doc: $(VENV)/.requirements-dev node_modules/.package-lock.json
+	$(BIN)/python -m tools.gate --synth-only
+	$(BIN)/python -m tools.training_doc build/gate/*
 
 clean:
 	rm -rf cdk.out build/gate reports .pytest_cache .mypy_cache .ruff_cache

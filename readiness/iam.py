@@ -47,6 +47,14 @@ def attached_policies(stack: Stack, role: Resource) -> list[Resource]:
     ]
 
 
+def unwaited_policies(stack: Stack, resource: Resource, role: Resource) -> list[str]:
+    """Policies attached to `role` that `resource` does not depend on (a service that checks its
+    role's permissions at creation fails when CloudFormation creates them later)."""
+    return sorted(
+        p.logical_id for p in attached_policies(stack, role) if not stack.depends_on(resource.logical_id, p.logical_id)
+    )
+
+
 def principal_texts(statement: dict[str, Any]) -> list[str]:
     """The principals of a statement rendered as text (`${Role.Arn}`, service names, ARNs)."""
     principal = statement.get("Principal")

@@ -107,6 +107,18 @@ def events_rules(scope: Construct) -> str:
     return cdk.Stack.of(scope).format_arn(service="events", resource="rule", resource_name="*")
 
 
+def allow_event_rules(key: kms.Key) -> None:
+    """Let this account's EventBridge rules use `key` (a rule target's encrypted queue or topic)."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=["*"],
+            conditions=from_this_account(key, events_rules(key)),
+        )
+    )
+
+
 DEAD_LETTER_QUEUE_REASON = (
     "This queue is itself a dead-letter queue (undeliverable notifications are kept here for 14 days); "
     "a dead-letter queue of a dead-letter queue would only move the same messages again"

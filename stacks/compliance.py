@@ -176,14 +176,15 @@ def skip_cdk_provider(scope: IConstruct, provider_id: str, purpose: str) -> None
 
     aws-cdk-lib creates one provider Lambda per stack for features such as
     `auto_delete_objects` and `restrict_default_security_group` (`Custom::...Provider`
-    under the stack). Its handler runs only while CloudFormation deploys, is invoked
-    synchronously by CloudFormation and calls public AWS APIs; `purpose` says what it does.
-    No-op when the stack has no such provider (for example a stage that retains buckets).
+    under the stack, with a `Handler`) or `AwsCustomResource` (a singleton function). Its
+    handler runs only while CloudFormation deploys, is invoked synchronously by
+    CloudFormation and calls public AWS APIs; `purpose` says what it does. No-op when the
+    stack has no such provider (for example a stage that retains buckets).
     """
     provider = cdk.Stack.of(scope).node.try_find_child(provider_id)
-    handler = provider.node.try_find_child("Handler") if provider is not None else None
-    if handler is None:
+    if provider is None:
         return
+    handler = provider.node.try_find_child("Handler") or provider
     where = f"the aws-cdk-lib provider Lambda that {purpose}"
     skip_checkov(
         handler,

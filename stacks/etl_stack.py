@@ -15,7 +15,7 @@ from constructs import Construct
 
 from stacks.access import Zone, allow_key, allow_zone, finding_id, import_zone, role_policy
 from stacks.bundling import ROOT, with_contract
-from stacks.common import allow_logs_service, dead_letter_queue, events_rules, from_this_account
+from stacks.common import allow_event_rules, allow_logs_service, dead_letter_queue
 from stacks.compliance import acknowledge
 from stacks.config import EtlConfig
 from stacks.ingestion_stack import EVENTS_PREFIX
@@ -287,14 +287,7 @@ class EtlStack(cdk.Stack):
 
     def _notify_failures(self, topic: sns.ITopic) -> None:
         """Failed, timed-out or errored job runs reach the alarm topic (or a dead-letter queue)."""
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[iam.ServicePrincipal("events.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=["*"],
-                conditions=from_this_account(self, events_rules(self)),
-            )
-        )
+        allow_event_rules(self.key)
         # By ARN (of this stack's account and region): the topic's own policy admits this
         # account's rules (see ObservabilityStack), so the target adds no statement to it.
         topic = sns.Topic.from_topic_arn(self, "AlarmTopic", self.format_arn(service="sns", resource=topic.topic_name))

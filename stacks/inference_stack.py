@@ -13,31 +13,22 @@ from aws_cdk import aws_sagemaker as sagemaker
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.access import Zone, allow_key, allow_zone, finding_id, import_zone, in_vpc, role_policy
+from stacks.access import Zone, allow_key, allow_zone, import_zone, role_policy
 from stacks.bundling import ROOT
-from stacks.common import from_this_account
-from stacks.compliance import acknowledge, acknowledge_policy_finding, skip_cfn_lint, skip_checkov
+from stacks.compliance import acknowledge, skip_cfn_lint
 from stacks.config import InferenceConfig, VariantConfig
 from stacks.image_uris import xgboost_image_uri
 from stacks.instance_types import has_nvme
 from stacks.keys import customer_key
 from stacks.names import variant_id
+from stacks.sagemaker_access import allow_sagemaker_job, sagemaker_role
+from stacks.training_flow import MODELS_PREFIX
 
 MODEL_ARTIFACT = ROOT / "model" / "model.tar.gz"
 FEATURE_STATISTICS = ROOT / "model" / "feature_statistics.json"
 CAPTURE_PREFIX = "inference-capture/"
 METRIC_NAMESPACE = "AWS/SageMaker"
 
-VPC_ENI_REASON = (
-    "SageMaker hosting in a VPC: ec2:Describe* calls, cloudwatch:PutMetricData and ecr:GetAuthorizationToken "
-    "support no resource-level permissions; the ENI create/delete actions are limited to this VPC by an ec2:Vpc "
-    "condition because SageMaker creates the interfaces with generated IDs at deploy time"
-)
-VPC_ENI_PERMISSION_REASON = (
-    "SageMaker hosting in a VPC needs ec2:CreateNetworkInterfacePermission and DeleteNetworkInterfacePermission "
-    "on the network interfaces SageMaker creates with generated IDs at deploy time; the statement is limited "
-    "to interfaces in this VPC by an ec2:Vpc condition and the role is assumable only by SageMaker"
-)
 INSTANCE_STORAGE_KMS_RULES = (
     "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
     "NIST.800.53.R5-SageMakerEndpointConfigurationKMSKeyConfigured",
@@ -66,14 +57,16 @@ class InferenceStack(cdk.Stack):
         config: InferenceConfig,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
+        s3_prefix_list_id: str,
         capture: Zone,
+        artifacts: Zone,
         key_admins: tuple[str, ...],
         alarm_topic: sns.ITopic,
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
-        capture = import_zone(self, capture)
+        capture, artifacts = import_zone(self, capture), import_zone(self, artifacts)
         self.key = customer_key(
             self,
             "InferenceKey",
@@ -82,11 +75,11 @@ class InferenceStack(cdk.Stack):
             named_users="the endpoint's execution role, with which SageMaker creates grants on the volume key",
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
-        self.image_uri = config.image_uri or xgboost_image_uri(self.region, config.xgboost_version)
+        self.image_uri = self.image_uri_of(config, self.region)
         self.model_asset = s3_assets.Asset(self, "ModelArtifact", path=str(MODEL_ARTIFACT))
 
         self.vpc_arn = self.format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
-        self.role, self.policy = self._execution_role(capture)
+        self.role, self.policy = self._execution_role(capture, artifacts)
         self.security_group = ec2.SecurityGroup(
             self,
             "ModelSecurityGroup",
@@ -95,6 +88,11 @@ class InferenceStack(cdk.Stack):
             description="SageMaker model containers (network isolated)",
         )
         self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints only")
+        # SageMaker downloads the model artifact through the VPC: S3 gateway endpoint traffic
+        # goes to the S3 prefix list, not the VPC CIDR.
+        self.security_group.add_egress_rule(
+            ec2.Peer.prefix_list(s3_prefix_list_id), ec2.Port.tcp(443), "S3 through the gateway endpoint"
+        )
         subnet_ids = vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids
 
         self.models = {v.name: self._model(v, subnet_ids) for v in config.variants}
@@ -157,92 +155,34 @@ class InferenceStack(cdk.Stack):
         for rule_id in INSTANCE_STORAGE_KMS_RULES:
             acknowledge(self.endpoint_config, rule_id, reason)
 
-    def _execution_role(self, capture: Zone) -> tuple[iam.Role, iam.ManagedPolicy]:
-        """Read this artifact, pull this image, use the volume key, add capture objects (it
+    @staticmethod
+    def image_uri_of(config: InferenceConfig, region: str | None) -> str:
+        """The container the endpoint serves: the pinned image, else built-in XGBoost from the cache."""
+        return config.image_uri or xgboost_image_uri(region or cdk.Aws.REGION, config.xgboost_version)
+
+    def _execution_role(self, capture: Zone, artifacts: Zone) -> tuple[iam.Role, iam.ManagedPolicy]:
+        """Read the model artifacts, pull the image, use the volume key, add capture objects (it
         cannot read or delete them), write logs, and manage network interfaces in this VPC."""
-        role = iam.Role(
-            self,
-            "ExecutionRole",
-            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com").with_conditions(
-                from_this_account(self, self.format_arn(service="sagemaker", resource="*"))
-            ),
-            description="SageMaker endpoint execution role",
-        )
+        role = sagemaker_role(self, "ExecutionRole", description="SageMaker endpoint execution role")
         policy = role_policy(self, "ExecutionPolicy", role, description="SageMaker model hosting")
-        registry, repository = (
-            self.image_uri.split("/", 1)[0].split(".")[0],
-            self.image_uri.split("/", 1)[1].split(":")[0],
-        )
         artifact = self.model_asset.bucket.arn_for_objects(self.model_asset.s3_object_key)
-        endpoint_logs = self.format_arn(
-            service="logs",
-            resource="log-group",
-            resource_name="/aws/sagemaker/Endpoints/*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-        policy.add_statements(
-            iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifact]),
-            iam.PolicyStatement(
-                actions=["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                resources=[
-                    self.format_arn(service="ecr", account=registry, resource="repository", resource_name=repository)
-                ],
+        policy.add_statements(iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifact]))
+        allow_sagemaker_job(
+            policy,
+            role,
+            image_uri=self.image_uri,
+            vpc_arn=self.vpc_arn,
+            log_groups="/aws/sagemaker/Endpoints/*",
+            log_reason=(
+                "SageMaker names the endpoint log group /aws/sagemaker/Endpoints/<endpoint name> at creation; "
+                "the endpoint name is generated, so this prefix is the narrowest scope"
             ),
-            iam.PolicyStatement(
-                actions=["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[endpoint_logs],
-            ),
-            iam.PolicyStatement(
-                actions=[
-                    "ecr:GetAuthorizationToken",
-                    "cloudwatch:PutMetricData",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                resources=["*"],
-            ),
-            in_vpc(
-                self.vpc_arn,
-                "ec2:CreateNetworkInterface",
-                "ec2:CreateNetworkInterfacePermission",
-                "ec2:DeleteNetworkInterface",
-                "ec2:DeleteNetworkInterfacePermission",
-            ),
-            iam.PolicyStatement(
-                actions=["kms:CreateGrant"],
-                resources=[self.key.key_arn],
-                conditions={"Bool": {"kms:GrantIsForAWSResource": "true"}},
-            ),
+            volume_key=self.key,
         )
         allow_key(policy, self.key, encrypt=True)
         allow_zone(policy, capture, access="put", prefix=CAPTURE_PREFIX)
-        # The key policy itself must let the execution role use the volume key.
-        self.key.add_to_resource_policy(
-            iam.PolicyStatement(
-                principals=[role],
-                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
-                resources=["*"],
-            )
-        )
-        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", VPC_ENI_REASON)
-        skip_checkov(policy, "CKV_AWS_111", VPC_ENI_REASON)
-        skip_checkov(policy, "CKV_AWS_109", VPC_ENI_PERMISSION_REASON)
-        acknowledge_policy_finding(
-            policy,
-            "CredentialsExposure",
-            "SageMaker pulls the container with an ECR authorization token of this role; "
-            "ecr:GetAuthorizationToken has no resource-level permissions, and the token reads only the one "
-            "repository the role's ecr:BatchGetImage statement names",
-        )
-        acknowledge(
-            policy,
-            f"AwsSolutions-IAM5[Resource::{finding_id(policy, endpoint_logs)}]",
-            "SageMaker names the endpoint log group /aws/sagemaker/Endpoints/<endpoint name> at creation; "
-            "the endpoint name is generated, so this prefix is the narrowest scope",
-        )
+        # Registered model packages keep their artifacts in the training pipeline's bucket.
+        allow_zone(policy, artifacts, access="read", prefix=MODELS_PREFIX)
         return role, policy
 
     def _model(self, variant: VariantConfig, subnet_ids: list[str]) -> sagemaker.CfnModel:

@@ -16,6 +16,8 @@ from stacks.config import ObservabilityConfig
 from stacks.etl_stack import EtlStack
 from stacks.inference_stack import InferenceStack
 from stacks.ingestion_stack import IngestionStack
+from stacks.training_flow import METRIC_DIMENSION, METRIC_NAMESPACE
+from stacks.training_stack import TrainingStack
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
 TRANSFORM_METRICS_NAMESPACE = "MlPipeline/Ingestion"
@@ -48,11 +50,11 @@ class MonitoringStack(cdk.Stack):
 
     Sections, in data-flow order: Kinesis (incoming records, iterator age, throttles),
     Firehose (delivery success, data freshness, transform failures), Lambda (errors,
-    throttles, duration of both functions), Glue (failed tasks, elapsed time),
-    SageMaker (invocations per instance, latency, 4XX/5XX, instance count) and API
-    Gateway (requests, 4XX/5XX, latency). Every alarm notifies the alarm topic; failed
-    Glue runs also arrive through the ETL stack's EventBridge rule. Exposes `dashboard`
-    and `sections`.
+    throttles, duration of both functions), Glue (failed tasks, elapsed time), training
+    (executions by outcome, the candidates' validation RMSE and gate decisions), SageMaker
+    (invocations per instance, latency, 4XX/5XX, instance count) and API Gateway
+    (requests, 4XX/5XX, latency). Every alarm notifies the alarm topic; failed Glue runs
+    also arrive through the ETL stack's EventBridge rule. Exposes `dashboard` and `sections`.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class MonitoringStack(cdk.Stack):
         alarm_topic: sns.ITopic,
         ingestion: IngestionStack,
         etl: EtlStack,
+        training: TrainingStack,
         inference: InferenceStack,
         api: ApiStack,
         **kwargs: object,
@@ -76,6 +79,7 @@ class MonitoringStack(cdk.Stack):
             self._firehose(ingestion),
             self._lambda(ingestion, api),
             self._glue(etl),
+            self._training(training),
             self._sagemaker(inference),
             self._api(api),
         ]
@@ -211,6 +215,43 @@ class MonitoringStack(cdk.Stack):
                 self._alarm(
                     "GlueFailedTasks", "Glue job: Spark tasks failed", failed_tasks, self.config.glue_failed_tasks
                 )
+            ],
+        )
+
+    def _training(self, training: TrainingStack) -> Section:
+        """Executions by outcome, and the history of the candidates' metric and gate decisions."""
+        machine = {"StateMachineArn": training.state_machine.state_machine_arn}
+        failed = metric("AWS/States", "ExecutionsFailed", machine)
+        timed_out = metric("AWS/States", "ExecutionsTimedOut", machine)
+
+        def history(name: str) -> cloudwatch.Metric:
+            """One value a day: the best candidate of the day (executions publish a value each)."""
+            return cloudwatch.Metric(
+                namespace=METRIC_NAMESPACE,
+                metric_name=name,
+                dimensions_map={METRIC_DIMENSION: training.model_package_group_name},
+                statistic="Minimum",
+                period=cdk.Duration.days(1),
+            )
+
+        return Section(
+            "Training pipeline",
+            graphs=[
+                (
+                    "Executions",
+                    [
+                        metric("AWS/States", "ExecutionsStarted", machine),
+                        metric("AWS/States", "ExecutionsSucceeded", machine),
+                        failed,
+                        timed_out,
+                    ],
+                ),
+                ("Candidate validation RMSE", [history("ValidationRmse")]),
+                ("Evaluation gate (1 passed, 0 failed)", [history("GatePassed")]),
+            ],
+            alarms=[
+                self._alarm("TrainingFailed", "Training: an execution failed (see its Fail state cause)", failed, 1),
+                self._alarm("TrainingTimedOut", "Training: an execution ran past its timeout", timed_out, 1),
             ],
         )
 

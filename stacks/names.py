@@ -2,8 +2,9 @@
 
 The stage name is part of every stack name and of the account-wide names that let two
 stages share an account (Glue databases, LF-tag keys, the Athena workgroups, the Glue
-security configuration, the WAF log group, the CloudTrail trail). Each service limits length and characters,
-so `stacks.config` validates a stage name against :data:`LIMITS`: a name that passes
+security configuration, the WAF log group, the CloudTrail trail, the model package
+group). Each service limits length and characters, so `stacks.config` validates a stage
+name against :data:`LIMITS`: a name that passes
 fits every derived name. A new stage-derived name is added here, next to its limit, and
 the stacks build it with the function defined here; the stage-name rule follows.
 """
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 STACK_PREFIX = "MlPipeline"
 # Deployment units, one stack each; `stack_name` refuses any other so that the limits
 # below cover every stack a stage creates.
-UNITS = ("Network", "DataLake", "Ingestion", "Observability", "Etl", "Inference", "Api", "Monitoring")
+UNITS = ("Network", "DataLake", "Ingestion", "Observability", "Etl", "Training", "Inference", "Api", "Monitoring")
 LAKE_PREFIX = "mlpipeline"
 ZONES = ("raw", "curated")
 LF_TAGS = ("zone", "classification")
@@ -60,6 +61,11 @@ def waf_log_group_name(stack: str) -> str:
     return f"aws-waf-logs-{stack}"
 
 
+def model_package_group_name(stage: str) -> str:
+    """The SageMaker model package group of a stage (CloudFormation requires a name; regional)."""
+    return f"{LAKE_PREFIX}-{stage}-housing"
+
+
 def variant_id(variant: str) -> str:
     """The construct-id part of a production variant (its models, scaling and alarms)."""
     return variant.replace("-", "").capitalize()
@@ -97,6 +103,12 @@ LIMITS = (
         r"[.\-_/#A-Za-z0-9]+",
         lambda stage: [waf_log_group_name(stack_name(stage, "Api"))],
     ),
+    NameLimit(
+        "SageMaker model package group name",
+        63,
+        r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
+        lambda stage: [model_package_group_name(stage)],
+    ),
     NameLimit("tag value", 256, r"[A-Za-z0-9 _.:/=+@-]*", lambda stage: [stage]),
 )
 
@@ -110,7 +122,7 @@ TIGHTEST = min(LIMITS, key=_longest)
 MAX_STAGE_NAME_LENGTH = _longest(TIGHTEST)
 STAGE_NAME_RULE = (
     f"a lowercase letter, then lowercase letters, digits or single hyphens, at most {MAX_STAGE_NAME_LENGTH} "
-    f"characters (the stage is part of stack names, LF-tag keys, Glue and Athena names; the tightest "
+    f"characters (the stage is part of stack names, LF-tag keys, Glue, Athena and model registry names; the tightest "
     f"limit is the {TIGHTEST.max_length}-character {TIGHTEST.what})"
 )
 

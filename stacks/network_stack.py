@@ -5,14 +5,17 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from stacks.access import role_policy
 from stacks.common import allow_logs_service, from_this_account, log_group
-from stacks.compliance import skip_cdk_provider
+from stacks.compliance import acknowledge, skip_cdk_provider, skip_checkov
 from stacks.config import SUBNET_PREFIX_LENGTH, NetworkConfig
 from stacks.keys import customer_key
 
+# The singleton function aws-cdk-lib creates for the AwsCustomResource constructs of a stack.
+LOOKUP_FUNCTION_ID = "AWS679f53fac002430cb0da5b7982bd2287"
 # Interface endpoints the later stacks call from isolated subnets (no NAT, no internet).
 # Each with whether its calls name resources of one account (`aws:ResourceAccount` is in the
 # request): STS and X-Ray calls such as GetCallerIdentity and PutTraceSegments have none.
@@ -32,9 +35,18 @@ class NetworkStack(cdk.Stack):
     """Owns the VPC: isolated subnets in `az_count` AZs, VPC endpoints, flow logs.
 
     Exposes `vpc` and `subnets` (the isolated subnet selection) for Lambda functions and
-    the SageMaker model. There is no NAT gateway and no internet gateway: AWS APIs are
-    reached through the S3 gateway endpoint and the interface endpoints, which keeps
-    the data path private and removes the per-hour NAT cost from every sandbox.
+    the SageMaker model and training jobs, and `s3_prefix_list_id`. There is no NAT gateway
+    and no internet gateway: AWS APIs are reached through the S3 gateway endpoint and the
+    interface endpoints, which keeps the data path private and removes the per-hour NAT
+    cost from every sandbox.
+
+    Traffic through the S3 gateway endpoint goes to S3's public addresses, which the
+    region's AWS-managed prefix list `com.amazonaws.<region>.s3` names, not to the VPC
+    CIDR: a security group with restricted egress needs a rule to that prefix list.
+    SageMaker downloads model artifacts and training data and
+    uploads training output through the job's network interfaces in the VPC, so the
+    endpoint and training security groups need it. The prefix list ID differs per region
+    and synth looks nothing up, so a deploy-time call resolves it.
     """
 
     def __init__(
@@ -106,6 +118,7 @@ class NetworkStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         allow_logs_service(self.flow_log_key)
+        self.s3_prefix_list_id = self._s3_prefix_list()
         flow_log_group = log_group(
             self, "FlowLogGroup", key=self.flow_log_key, retention_days=config.flow_log_retention_days
         )
@@ -146,6 +159,83 @@ class NetworkStack(cdk.Stack):
             resources=["*"],
             conditions={"StringEquals": conditions},
         )
+
+    def _s3_prefix_list(self) -> str:
+        """The ID of the region's S3 prefix list, read by a deploy-time DescribeManagedPrefixLists."""
+        role = iam.Role(
+            self,
+            "PrefixListLookupRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Reads the ID of the region's S3 prefix list while the Network stack deploys",
+        )
+        lookup_logs = log_group(
+            self, "PrefixListLookupLogs", key=self.flow_log_key, retention_days=self.config.flow_log_retention_days
+        )
+        policy = role_policy(self, "PrefixListLookupPolicy", role, description="Read the S3 prefix list ID")
+        policy.add_statements(
+            iam.PolicyStatement(actions=["ec2:DescribeManagedPrefixLists"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[lookup_logs.log_group_arn]
+            ),
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ec2:DescribeManagedPrefixLists supports no resource-level permissions (EC2 service authorization "
+            "reference); it only reads the names and IDs of prefix lists",
+        )
+        skip_checkov(
+            policy,
+            "CKV_AWS_111",
+            "ec2:DescribeManagedPrefixLists is a read-only describe call without resource-level permissions; "
+            "checkov counts it as a write without constraints",
+        )
+        name = f"com.amazonaws.{self.region}.s3"
+        call = cr.AwsSdkCall(
+            service="EC2",
+            action="describeManagedPrefixLists",
+            parameters={"Filters": [{"Name": "prefix-list-name", "Values": [name]}]},
+            physical_resource_id=cr.PhysicalResourceId.of(name),
+            output_paths=["PrefixLists.0.PrefixListId"],
+        )
+        lookup = cr.AwsCustomResource(
+            self,
+            "S3PrefixList",
+            on_create=call,
+            on_update=call,
+            role=role,
+            log_group=lookup_logs,
+            install_latest_aws_sdk=False,
+            memory_size=256,
+        )
+        lookup.node.add_dependency(policy)
+        self._acknowledge_lookup_function()
+        return lookup.get_response_field("PrefixLists.0.PrefixListId")
+
+    def _acknowledge_lookup_function(self) -> None:
+        """The aws-cdk-lib function behind every AwsCustomResource of the stack runs only while it deploys."""
+        function = self.node.find_child(LOOKUP_FUNCTION_ID)
+        where = "The aws-cdk-lib AwsCustomResource function that reads the S3 prefix list ID"
+        reasons = {
+            "LambdaConcurrency": f"{where} runs once per deployment of the Network stack, invoked by CloudFormation; "
+            "a concurrency limit would only add a way for deployments to fail",
+            "LambdaDLQ": f"{where} is invoked synchronously by CloudFormation, which receives its errors and fails "
+            "the deployment; an asynchronous dead-letter queue would never receive an event",
+            "LambdaInsideVPC": f"{where} calls the public EC2 API while the stack deploys, and the isolated subnets "
+            "have no EC2 endpoint; it reads one prefix list ID and handles no data of the pipeline",
+        }
+        for pack in ("HIPAA.Security", "NIST.800.53.R5"):
+            for rule, reason in reasons.items():
+                acknowledge(function, f"{pack}-{rule}", reason)
+        acknowledge(function, "PCI.DSS.321-LambdaInsideVPC", reasons["LambdaInsideVPC"])
+        acknowledge(function, "Serverless-LambdaDLQ", reasons["LambdaDLQ"])
+        acknowledge(
+            function,
+            "Serverless-LambdaTracing",
+            f"{where} is a deploy-time helper whose tracing aws-cdk-lib does not expose; its single call is "
+            "recorded by CloudTrail",
+        )
+        skip_cdk_provider(self, LOOKUP_FUNCTION_ID, "reads the S3 prefix list ID")
 
     @property
     def availability_zones(self) -> list[str]:

@@ -19,6 +19,7 @@ from stacks.monitoring_stack import MonitoringStack
 from stacks.names import stack_name, trail_name
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
+from stacks.training_stack import TrainingStack
 
 
 def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
@@ -85,13 +86,35 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         description="ML pipeline: Glue feature preparation job, crawler and workflow",
         **common,
     )
+    training = TrainingStack(
+        app,
+        stack_name(config.name, "Training"),
+        config=config.training,
+        stage_name=config.name,
+        vpc=network.vpc,
+        subnets=network.subnets,
+        s3_prefix_list_id=network.s3_prefix_list_id,
+        curated=data_lake.zones["curated"],
+        etl_job_name=etl.job.ref,
+        image_uri=InferenceStack.image_uri_of(config.inference, config.region),
+        endpoint_instance_types=[v.instance_type for v in config.inference.variants],
+        alarm_topic=observability.alarm_topic,
+        alarm_key=observability.key,
+        key_admins=config.keys.admin_principals,
+        storage=config.data_lake,
+        removal_policy=data_lake.removal_policy,
+        description="ML pipeline: tuning, evaluation gate and model registry as a Step Functions state machine",
+        **common,
+    )
     inference = InferenceStack(
         app,
         stack_name(config.name, "Inference"),
         config=config.inference,
         vpc=network.vpc,
         subnets=network.subnets,
+        s3_prefix_list_id=network.s3_prefix_list_id,
         capture=data_lake.zones["capture"],
+        artifacts=training.artifacts,
         key_admins=config.keys.admin_principals,
         alarm_topic=observability.alarm_topic,
         description="ML pipeline: SageMaker real-time endpoint with autoscaling and data capture",
@@ -116,6 +139,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         alarm_topic=observability.alarm_topic,
         ingestion=ingestion,
         etl=etl,
+        training=training,
         inference=inference,
         api=api,
         description="ML pipeline: dashboard and stage alarms",
@@ -127,6 +151,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         "Ingestion": ingestion,
         "Observability": observability,
         "Etl": etl,
+        "Training": training,
         "Inference": inference,
         "Api": api,
         "Monitoring": monitoring,

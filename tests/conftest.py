@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks.names import MAX_STAGE_NAME_LENGTH
 from tests.synth import STAGES, SynthesizedStage, synthesize
 
 _cache: dict[str, SynthesizedStage] = {}
@@ -51,7 +52,8 @@ def sandbox_options(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStag
 
 
 # Accepted values at the limits of what the config allows, in one stage synthesized once.
-BOUNDARY_STAGE = "edge-" + "e" * 97  # the longest stage name: LF-tag keys reach 128 characters
+# The longest stage name: the model package group name reaches 63 characters.
+BOUNDARY_STAGE = "edge-" + "e" * (MAX_STAGE_NAME_LENGTH - len("edge-"))
 BOUNDARY = {
     "sandbox": True,
     "region": "cn-north-1",

@@ -15,11 +15,14 @@ The checks, in order, each failing with what to run to fix it:
    change data lake settings); otherwise the exact ``put-data-lake-settings`` command that
    adds it while keeping the existing administrators;
 4. SageMaker: the "<instance type> for endpoint usage" quota covers the instances the
-   endpoint starts with (fail) and its autoscaling maximum (warning).
+   endpoint starts with (fail) and its autoscaling maximum (warning); the "<instance type>
+   for [spot] training job usage" quota covers one training job (fail: new accounts often
+   have 0) and the tuning job's parallel jobs (warning).
 
 Deploy synthesizes the stage into ``cdk.out`` and deploys that assembly, so what was checked
 is what is deployed; ``cdk deploy --all`` orders the stacks by their dependencies. Destroy
-removes everything in sandbox stages. Other stages keep their stateful resources (retained
+removes everything in sandbox stages, deleting the registered model package versions first
+(SageMaker deletes no model package group that still holds one). Other stages keep their stateful resources (retained
 buckets and keys) and have termination protection on: destroy refuses them unless
 ``--confirm`` repeats the stage name, and then turns termination protection off first.
 
@@ -75,6 +78,20 @@ class Check:
         if self.fix and self.status in ("fail", "warn"):
             lines += [f"        {line}" for line in ("fix:", *self.fix.splitlines())]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class QuotaNeed:
+    """What a stage needs of one SageMaker quota, and how each outcome reads."""
+
+    quota_name: str
+    start: int  # needed to deploy (or to run at all): below it the check fails
+    peak: int  # needed at the busiest: below it the check warns
+    needs: str
+    short: str
+    partly: str
+    offered: str
+    shared: str
 
 
 @dataclass(frozen=True)
@@ -330,57 +347,77 @@ class Prerequisites:
     # --- 4. SageMaker quota ---------------------------------------------------------
 
     def sagemaker_quota(self, stage: StageConfig) -> list[Check]:
+        """The endpoint's instances per type, then the training instances of a tuning job."""
         needs: dict[str, list[int]] = {}
         for variant in stage.inference.variants:
             counts = needs.setdefault(variant.instance_type, [0, 0])
             counts[0] += variant.min_capacity
             counts[1] += variant.max_capacity if stage.inference.autoscaling else variant.min_capacity
-        return [self._quota_check(kind, start, peak) for kind, (start, peak) in sorted(needs.items())]
+        checks = [
+            self._quota_check(
+                QuotaNeed(
+                    quota_name=f"{kind} for endpoint usage",
+                    start=start,
+                    peak=peak,
+                    needs=f"the endpoint needs {start} instances at deploy and up to {peak} when it scales out",
+                    short=f"the endpoint starts with {start} (CREATE_FAILED: ResourceLimitExceeded after the model "
+                    "is created)",
+                    partly=f"enough for the {start} initial instances, but autoscaling can reach {peak}",
+                    offered=f"is {kind} offered for hosting there?",
+                    shared="endpoint",
+                )
+            )
+            for kind, (start, peak) in sorted(needs.items())
+        ]
+        return [*checks, self.training_quota(stage)]
 
-    def _quota_check(self, instance_type: str, start: int, peak: int) -> Check:
+    def training_quota(self, stage: StageConfig) -> Check:
+        """One training job must fit (new accounts often have 0); the tuning job's parallel jobs should."""
+        training = stage.training
+        kind, start = training.instance_type, training.instance_count
+        peak = training.instance_count * training.max_parallel_jobs
+        usage = "spot training job usage" if training.spot else "training job usage"
+        return self._quota_check(
+            QuotaNeed(
+                quota_name=f"{kind} for {usage}",
+                start=start,
+                peak=peak,
+                needs=f"a training job needs {start} and the tuning job up to {peak} at once",
+                short=f"a training job needs {start}, so the tuning job fails with ResourceLimitExceeded",
+                partly=f"enough for one training job, but the tuning job runs up to {peak} instances at once "
+                "(max_parallel_jobs x instance_count) and the jobs over the quota fail",
+                offered=f"is {kind} offered for training there?",
+                shared="training job",
+            )
+        )
+
+    def _quota_check(self, need: QuotaNeed) -> Check:
         from botocore.exceptions import BotoCoreError, ClientError
 
         name = "SageMaker quota"
-        quota_name = f"{instance_type} for endpoint usage"
+        quota_name = need.quota_name
         try:
             quota = self._find_quota(quota_name)
         except (ClientError, BotoCoreError) as error:
             return Check(
                 name,
                 "warn",
-                f"could not read the quota {quota_name!r} ({error_code(error) or error}); the endpoint needs {start} "
-                f"instances at deploy and up to {peak} when it scales out",
+                f"could not read the quota {quota_name!r} ({error_code(error) or error}); {need.needs}",
                 f"check it: Service Quotas console > Amazon SageMaker > {quota_name!r} in {self.region}",
             )
         if quota is None:
-            return Check(
-                name,
-                "warn",
-                f"no quota named {quota_name!r} in {self.region}; is {instance_type} offered for hosting there?",
-            )
+            return Check(name, "warn", f"no quota named {quota_name!r} in {self.region}; {need.offered}")
         value, code = quota
         increase = (
             f"aws service-quotas request-service-quota-increase --region {self.region} --service-code sagemaker "
-            f"--quota-code {code} --desired-value {peak}"
+            f"--quota-code {code} --desired-value {need.peak}"
         )
-        shared = "the quota is shared with every endpoint of the account in this region"
-        if value < start:
-            return Check(
-                name,
-                "fail",
-                f"{quota_name!r} is {value:g}; the endpoint starts with {start} (CREATE_FAILED: ResourceLimitExceeded "
-                f"after the model is created); {shared}",
-                increase,
-            )
-        if value < peak:
-            return Check(
-                name,
-                "warn",
-                f"{quota_name!r} is {value:g}: enough for the {start} initial instances, but autoscaling can reach "
-                f"{peak}; {shared}",
-                increase,
-            )
-        return Check(name, "ok", f"{quota_name!r} is {value:g} (needs {start}, up to {peak}); {shared}")
+        shared = f"the quota is shared with every {need.shared} of the account in this region"
+        if value < need.start:
+            return Check(name, "fail", f"{quota_name!r} is {value:g}; {need.short}; {shared}", increase)
+        if value < need.peak:
+            return Check(name, "warn", f"{quota_name!r} is {value:g}: {need.partly}; {shared}", increase)
+        return Check(name, "ok", f"{quota_name!r} is {value:g} (needs {need.start}, up to {need.peak}); {shared}")
 
     def _find_quota(self, quota_name: str) -> tuple[float, str] | None:
         for operation in ("list_service_quotas", "list_aws_default_service_quotas"):
@@ -522,6 +559,10 @@ DELETE_COMMANDS = {
     "AWS::KMS::Key": "aws kms schedule-key-deletion --region {region} --key-id {id} --pending-window-in-days 7",
     "AWS::Logs::LogGroup": "aws logs delete-log-group --region {region} --log-group-name {id}",
     "AWS::DynamoDB::Table": "aws dynamodb delete-table --region {region} --table-name {id}",
+    "AWS::SageMaker::ModelPackageGroup": (
+        "aws sagemaker delete-model-package-group --region {region} --model-package-group-name {id}  "
+        "(delete its model package versions first)"
+    ),
 }
 
 
@@ -541,6 +582,34 @@ def retained_resources(assembly: Path) -> list[Retained]:
         for logical_id, resource in stack["template"].get("Resources", {}).items()
         if resource.get("DeletionPolicy") in RETAINED_POLICIES
     ]
+
+
+def deleted_package_groups(assembly: Path) -> list[str]:
+    """Model package groups the stage's stacks delete (sandbox stages; other stages retain them)."""
+    return [
+        str(resource["Properties"]["ModelPackageGroupName"])
+        for stack in stacks_of(assembly)
+        for resource in stack["template"].get("Resources", {}).values()
+        if resource.get("Type") == "AWS::SageMaker::ModelPackageGroup"
+        and resource.get("DeletionPolicy") not in RETAINED_POLICIES
+    ]
+
+
+def delete_model_packages(sagemaker: Any, group: str) -> int:
+    """Delete every version in `group` (SageMaker deletes no group that holds one); how many."""
+    from botocore.exceptions import ClientError
+
+    arns = []
+    try:
+        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
+            arns += [p["ModelPackageArn"] for p in page.get("ModelPackageSummaryList", [])]
+    except ClientError as error:
+        if error_code(error) in ("ValidationException", "ResourceNotFound"):
+            return 0  # the group was never deployed
+        raise
+    for arn in arns:
+        sagemaker.delete_model_package(ModelPackageName=arn)
+    return len(arns)
 
 
 @dataclass
@@ -605,6 +674,7 @@ PRICE = {
     "glue_dpu_hour": 0.44,
 }
 SAGEMAKER_HOSTING_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461}
+SAGEMAKER_TRAINING_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.m5.2xlarge": 0.461, "ml.m5.4xlarge": 0.922}
 GLUE_DPU_PER_WORKER = {"G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8, "G.025X": 0.25}
 GLUE_JOB_MINIMUM_HOURS = 1 / 60
 GLUE_CRAWLER_MINIMUM_HOURS = 10 / 60
@@ -790,6 +860,8 @@ def idle_cost(assembly: Path) -> list[CostLine]:
         ("S3 buckets", "AWS::S3::Bucket"),
         ("SNS topics", "AWS::SNS::Topic"),
         ("Athena workgroups", "AWS::Athena::WorkGroup"),
+        ("Step Functions state machines", "AWS::StepFunctions::StateMachine"),
+        ("SageMaker model package groups", "AWS::SageMaker::ModelPackageGroup"),
     ]
     present = [label for label, kind in free if by_type.get(kind)]
     if present:
@@ -986,6 +1058,10 @@ def command_destroy(args: argparse.Namespace, *, deps: Deps) -> int:
     if not stage.sandbox:
         for name in stacks.disable_termination_protection():
             print(f"termination protection off: {name}", flush=True)
+    sagemaker = deps.sagemaker(session, region)
+    for group in deleted_package_groups(args.assembly):
+        count = delete_model_packages(sagemaker, group)
+        print(f"deleted {count} model package version(s) of {group}, so its stack can delete the group", flush=True)
     if deps.run(cdk_destroy(args.assembly)) != 0:
         print("error: cdk destroy failed; see docs/deploy.md#troubleshooting", file=sys.stderr)
         return 1
@@ -1014,6 +1090,7 @@ class Deps:
     cloudformation: Callable[[Any, str], Any] = lambda session, region: session.client(
         "cloudformation", region_name=region
     )
+    sagemaker: Callable[[Any, str], Any] = lambda session, region: session.client("sagemaker", region_name=region)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from readiness.model import Resource, as_list, text_of
+from readiness.core import Outcome
+from readiness.model import Resource, Stack, as_list, text_of
 
 STATE_MACHINE = "AWS::StepFunctions::StateMachine"
 RESOURCE_ARN = re.compile(
@@ -57,6 +58,20 @@ class Task:
 def _escaped(text: str) -> str:
     """`text` as the inside of a JSON string."""
     return json.dumps(text)[1:-1]
+
+
+def each_sagemaker_job(stack: Stack, problem: Callable[[Task, dict[str, Any]], str | None]) -> Iterator[Outcome]:
+    """Per state machine that creates SageMaker jobs, the `problem` of each job task (given
+    the task and the whole definition), joined; machines without such tasks are not applicable."""
+
+    def check(machine: Resource, definition: dict[str, Any]) -> Outcome | None:
+        jobs = list(sagemaker_jobs(definition))
+        if not jobs:
+            return None
+        found = [text for task in jobs if (text := problem(task, definition))]
+        return Outcome(machine, "; ".join(found) or None)
+
+    return each_definition(stack, check)
 
 
 def definition_text(machine: Resource) -> str | None:
@@ -144,3 +159,13 @@ def job_definitions(task: Task) -> list[dict[str, Any]]:
 
 
 UNREADABLE = "the definition is not readable JSON (an intrinsic this checker cannot render), so its tasks are unchecked"
+
+
+def each_definition(stack: Stack, check: Callable[[Resource, dict[str, Any]], Outcome | None]) -> Iterator[Outcome]:
+    """`check` on every state machine of the stack and its parsed definition (None: not
+    applicable); a definition that cannot be read is a problem, since nothing in it was checked."""
+    for machine in stack.of_type(STATE_MACHINE):
+        definition = definition_of(machine)
+        outcome = Outcome(machine, UNREADABLE) if definition is None else check(machine, definition)
+        if outcome is not None:
+            yield outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from readiness.core import Outcome, Rule
-from readiness.iam import attached_policies
+from readiness.iam import unwaited_policies
 from readiness.model import Stack
 from readiness.rules._firehose import DELIVERY_STREAM, role_arns
 
@@ -15,12 +15,7 @@ def check(stack: Stack) -> Iterator[Outcome]:
         roles = {r.logical_id: r for r in (stack.resolve(arn) for arn in role_arns(stream.properties)) if r}
         if not roles:
             continue
-        missing = sorted(
-            policy.logical_id
-            for role in roles.values()
-            for policy in attached_policies(stack, role)
-            if not stack.depends_on(stream.logical_id, policy.logical_id)
-        )
+        missing = sorted(p for role in roles.values() for p in unwaited_policies(stack, stream, role))
         yield Outcome(stream, f"does not depend on {', '.join(missing)}" if missing else None)
 
 

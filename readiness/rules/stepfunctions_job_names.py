@@ -7,14 +7,7 @@ from typing import Any
 
 from readiness.core import Outcome, Rule
 from readiness.model import Stack
-from readiness.rules._stepfunctions import (
-    SAGEMAKER_JOBS,
-    STATE_MACHINE,
-    UNREADABLE,
-    definition_of,
-    sagemaker_jobs,
-    states,
-)
+from readiness.rules._stepfunctions import SAGEMAKER_JOBS, Task, each_sagemaker_job, states
 
 HASH_LENGTHS = {"MD5": 32, "SHA-1": 40, "SHA-256": 64, "SHA-384": 96, "SHA-512": 128}
 # Context object fields with a documented maximum length.
@@ -116,25 +109,18 @@ def name_length(parameters: dict[str, Any], key: str, filled: dict[str, Any]) ->
     return longest(expression, resolve)
 
 
+def problem(task: Task, definition: dict[str, Any]) -> str | None:
+    key, limit = SAGEMAKER_JOBS[task.action]
+    length = name_length(task.parameters, key, producers(definition))
+    if length is None:
+        return f"state '{task.name}': the length of {key} cannot be bounded (limit {limit})"
+    if length > limit:
+        return f"state '{task.name}': {key} may be {length} characters (limit {limit})"
+    return None
+
+
 def check(stack: Stack) -> Iterator[Outcome]:
-    for machine in stack.of_type(STATE_MACHINE):
-        definition = definition_of(machine)
-        if definition is None:
-            yield Outcome(machine, UNREADABLE)
-            continue
-        jobs = list(sagemaker_jobs(definition))
-        if not jobs:
-            continue
-        filled = producers(definition)
-        problems = []
-        for task in jobs:
-            key, limit = SAGEMAKER_JOBS[task.action]
-            length = name_length(task.parameters, key, filled)
-            if length is None:
-                problems.append(f"state '{task.name}': the length of {key} cannot be bounded (limit {limit})")
-            elif length > limit:
-                problems.append(f"state '{task.name}': {key} may be {length} characters (limit {limit})")
-        yield Outcome(machine, "; ".join(problems) or None)
+    return each_sagemaker_job(stack, problem)
 
 
 RULE = Rule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from readiness.core import Outcome, Rule
-from readiness.iam import attached_policies
+from readiness.iam import unwaited_policies
 from readiness.model import Stack, as_list, dig, target_of
 from readiness.rules._stepfunctions import STATE_MACHINE
 
@@ -15,11 +15,7 @@ def check(stack: Stack) -> Iterator[Outcome]:
         role = stack.get(target_of(machine.prop("RoleArn")))
         if role is None or not as_list(dig(machine.properties, "LoggingConfiguration", "Destinations")):
             continue
-        missing = sorted(
-            p.logical_id
-            for p in attached_policies(stack, role)
-            if not stack.depends_on(machine.logical_id, p.logical_id)
-        )
+        missing = unwaited_policies(stack, machine, role)
         yield Outcome(machine, f"does not depend on {', '.join(missing)}" if missing else None)
 
 

@@ -9,15 +9,7 @@ from typing import Any
 from readiness.core import Outcome, Rule
 from readiness.iam import allows, role_documents, statements
 from readiness.model import Resource, Stack, as_list, target_of, text_of
-from readiness.rules._stepfunctions import (
-    PLACEHOLDER,
-    STATE_MACHINE,
-    UNREADABLE,
-    Task,
-    definition_of,
-    job_definitions,
-    tasks,
-)
+from readiness.rules._stepfunctions import PLACEHOLDER, Task, each_definition, job_definitions, tasks
 
 # IAM actions of optimized integrations whose name is not the integration's own.
 OPTIMIZED = {("lambda", "invoke"): ["lambda:InvokeFunction"]}
@@ -113,20 +105,18 @@ def problems(stack: Stack, role: Resource, task: Task) -> list[str]:
 
 
 def check(stack: Stack) -> Iterator[Outcome]:
-    for machine in stack.of_type(STATE_MACHINE):
+    def check_machine(machine: Resource, definition: dict[str, Any]) -> Outcome | None:
         role = stack.get(target_of(machine.prop("RoleArn")))
         if role is None:
-            continue
-        definition = definition_of(machine)
-        if definition is None:
-            yield Outcome(machine, UNREADABLE)
-            continue
+            return None
         lacking = [
             f"state '{task.name}' ({task.integration}) needs {', '.join(found)}"
             for task in tasks(definition)
             if (found := problems(stack, role, task))
         ]
-        yield Outcome(machine, f"role {role.path}: {'; '.join(lacking)}" if lacking else None)
+        return Outcome(machine, f"role {role.path}: {'; '.join(lacking)}" if lacking else None)
+
+    return each_definition(stack, check_machine)
 
 
 RULE = Rule(

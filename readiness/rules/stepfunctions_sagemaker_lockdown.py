@@ -7,15 +7,7 @@ from typing import Any
 
 from readiness.core import Outcome, Rule
 from readiness.model import Stack, dig
-from readiness.rules._stepfunctions import (
-    STATE_MACHINE,
-    UNREADABLE,
-    Task,
-    definition_of,
-    job_definitions,
-    sagemaker_jobs,
-    value,
-)
+from readiness.rules._stepfunctions import Task, each_sagemaker_job, job_definitions, value
 
 # Settings a training job (alone or in a tuning job) must carry.
 TRAINING_SETTINGS = (
@@ -44,32 +36,28 @@ def present(settings: dict[str, Any], path: tuple[str, ...]) -> bool:
 
 
 def missing(task: Task) -> list[str]:
-    found = []
     if task.action == "createTransformJob":
         return [label for path, label in TRANSFORM_SETTINGS if not present(task.parameters, path)]
     if task.action == "createProcessingJob":
         settings = task.parameters
-        found = [label for path, label in PROCESSING_SETTINGS if not present(settings, path)]
-        if dig(settings, "NetworkConfig", "EnableNetworkIsolation") is not True:
-            found.append("NetworkConfig.EnableNetworkIsolation true")
-        return found
+        isolated = dig(settings, "NetworkConfig", "EnableNetworkIsolation") is True
+        return [label for path, label in PROCESSING_SETTINGS if not present(settings, path)] + (
+            [] if isolated else ["NetworkConfig.EnableNetworkIsolation true"]
+        )
+    found: list[str] = []
     for job in job_definitions(task) or [{}]:
         found += [label for path, label in TRAINING_SETTINGS if not present(job, path)]
         found += [f"{flag} true" for flag in TRAINING_FLAGS if job.get(flag) is not True]
     return found
 
 
+def problem(task: Task, _definition: dict[str, Any]) -> str | None:
+    lacking = missing(task)
+    return f"state '{task.name}' ({task.integration}) lacks {', '.join(lacking)}" if lacking else None
+
+
 def check(stack: Stack) -> Iterator[Outcome]:
-    for machine in stack.of_type(STATE_MACHINE):
-        definition = definition_of(machine)
-        if definition is None:
-            yield Outcome(machine, UNREADABLE)
-            continue
-        jobs = list(sagemaker_jobs(definition))
-        if not jobs:
-            continue
-        problems = [f"state '{t.name}' ({t.integration}) lacks {', '.join(m)}" for t in jobs if (m := missing(t))]
-        yield Outcome(machine, "; ".join(problems) or None)
+    return each_sagemaker_job(stack, problem)
 
 
 RULE = Rule(

@@ -179,7 +179,10 @@ def moto_prerequisites(endpoint: str, region: str) -> Prerequisites:
         cloudformation=client("cloudformation"),
         lakeformation=client("lakeformation"),
         iam=None,  # moto has no SimulatePrincipalPolicy
-        service_quotas=FakeQuotas(applied={"ml.m5.large for endpoint usage": 4.0}),  # moto lists VPC quotas only
+        # moto lists VPC quotas only
+        service_quotas=FakeQuotas(
+            applied={"ml.m5.large for endpoint usage": 4.0, "ml.m5.large for training job usage": 2.0}
+        ),
     )
 
 
@@ -202,6 +205,7 @@ def test_a_bootstrapped_account_passes_every_check_on_moto(moto_endpoint: str) -
         ("CDKToolkit stack", "ok"),
         ("CDK bootstrap version", "ok"),
         ("Lake Formation admin", "ok"),
+        ("SageMaker quota", "ok"),
         ("SageMaker quota", "ok"),
     ]
     assert "version 30 (templates require >= 6)" in by_name(results, "CDK bootstrap version").message
@@ -374,7 +378,31 @@ def test_a_caller_denied_reading_settings_only_warns_when_the_role_may_change_th
 
 
 def quota(applied: dict[str, float] | None = None, **kwargs: Any) -> Check:
-    return only(prerequisites(service_quotas=FakeQuotas(applied, **kwargs)).sagemaker_quota(SANDBOX))
+    endpoint, _training = prerequisites(service_quotas=FakeQuotas(applied, **kwargs)).sagemaker_quota(SANDBOX)
+    return endpoint
+
+
+def training_quota(applied: dict[str, float], stage: Any = SANDBOX) -> Check:
+    return prerequisites(service_quotas=FakeQuotas(applied)).training_quota(stage)
+
+
+def test_a_training_quota_of_zero_fails_before_the_first_run() -> None:
+    check = training_quota({"ml.m5.large for training job usage": 0.0})
+    assert check.status == "fail"
+    assert "'ml.m5.large for training job usage' is 0; a training job needs 1" in check.message
+    assert check.fix.endswith("--desired-value 2")  # max_parallel_jobs 2 x instance_count 1 on the sandbox
+
+
+def test_a_training_quota_below_the_parallel_jobs_is_a_warning() -> None:
+    check = training_quota({"ml.m5.large for training job usage": 1.0})
+    assert check.status == "warn" and "the tuning job runs up to 2 instances at once" in check.message
+    assert training_quota({"ml.m5.large for training job usage": 2.0}).status == "ok"
+
+
+def test_spot_training_checks_the_spot_quota() -> None:
+    prod = deploy.load_stage_config("prod")
+    check = training_quota({"ml.m5.large for spot training job usage": 4.0}, prod)
+    assert check.status == "ok" and "(needs 1, up to 4)" in check.message
 
 
 def test_the_stage_config_gives_instance_type_and_counts() -> None:
@@ -436,15 +464,25 @@ def write_stage_assembly(directory: Path, stage: str) -> None:
             "Resources": {"RawZone2D660746": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain"}}
         },
         f"MlPipeline-{stage}-Api": {"Resources": {"ApiF70053CD": {"Type": "AWS::ApiGateway::RestApi"}}},
+        f"MlPipeline-{stage}-Training": {
+            "Resources": {
+                "ModelPackageGroup": {
+                    "Type": "AWS::SageMaker::ModelPackageGroup",
+                    "Properties": {"ModelPackageGroupName": f"mlpipeline-{stage}-housing"},
+                    "DeletionPolicy": "Delete" if stage == "sandbox" else "Retain",
+                }
+            }
+        },
     }
     write_stacks(directory, templates, properties={"requiresBootstrapStackVersion": 6})
 
 
-def fake_deps(recorder: Recorder, checks: Prerequisites, cloudformation: Any = None) -> Deps:
+def fake_deps(recorder: Recorder, checks: Prerequisites, cloudformation: Any = None, sagemaker: Any = None) -> Deps:
     return Deps(
         run=recorder,
         prerequisites=lambda session, region: checks,
         cloudformation=lambda session, region: cloudformation,
+        sagemaker=lambda session, region: sagemaker,
     )
 
 
@@ -521,11 +559,36 @@ def test_confirmed_destroy_turns_termination_protection_off_first(
     assembly = str(tmp_path / "cdk.out")
     args = ["destroy", "--stage", "prod", "--assembly", assembly, "--confirm", "prod"]
     assert deploy.main(args, deps=fake_deps(recorder, prerequisites(), cloudformation)) == 0
-    assert cloudformation.protection_off == ["MlPipeline-prod-DataLake"]
+    assert cloudformation.protection_off == ["MlPipeline-prod-DataLake", "MlPipeline-prod-Training"]
     assert recorder.commands[-1] == ["npx", "--no-install", "cdk", "destroy", "--all", "--app", assembly, "--force"]
     out = capsys.readouterr().out
     assert "termination protection off: MlPipeline-prod-DataLake" in out
-    assert "retained resources (1): MlPipeline-prod-DataLake: RawZone (AWS::S3::Bucket)" in out
+    assert "retained resources (2): MlPipeline-prod-DataLake: RawZone (AWS::S3::Bucket)" in out
+    assert "aws sagemaker delete-model-package-group --region eu-west-1 --model-package-group-name" in out
+
+
+class FakeRegistry:
+    """SageMaker's model registry (moto lists model packages but cannot delete them)."""
+
+    def __init__(self, packages: dict[str, list[str]]) -> None:
+        self.packages, self.calls = packages, []
+
+    def get_paginator(self, operation: str) -> Any:
+        assert operation == "list_model_packages"
+        registry = self
+
+        class Pages:
+            def paginate(self, ModelPackageGroupName: str) -> Iterator[dict[str, Any]]:
+                if ModelPackageGroupName not in registry.packages:
+                    raise client_error("ValidationException", "Model package group not found")
+                arns = registry.packages[ModelPackageGroupName]
+                yield {"ModelPackageSummaryList": [{"ModelPackageArn": a} for a in arns[:1]]}
+                yield {"ModelPackageSummaryList": [{"ModelPackageArn": a} for a in arns[1:]]}
+
+        return Pages()
+
+    def delete_model_package(self, ModelPackageName: str) -> None:
+        self.calls.append(ModelPackageName)
 
 
 def test_sandbox_destroy_needs_no_confirmation_and_names_what_it_leaves(
@@ -533,11 +596,17 @@ def test_sandbox_destroy_needs_no_confirmation_and_names_what_it_leaves(
 ) -> None:
     recorder = Recorder("sandbox")
     cloudformation = FakeCloudFormation()
+    versions = [
+        f"arn:aws:sagemaker:us-east-1:123456789012:model-package/mlpipeline-sandbox-housing/{v}" for v in (1, 2)
+    ]
+    registry = FakeRegistry({"mlpipeline-sandbox-housing": versions})
     args = ["destroy", "--stage", "sandbox", "--assembly", str(tmp_path / "o")]
-    assert deploy.main(args, deps=fake_deps(recorder, prerequisites(), cloudformation)) == 0
+    assert deploy.main(args, deps=fake_deps(recorder, prerequisites(), cloudformation, registry)) == 0
     assert [c[3] for c in recorder.commands] == ["synth", "destroy"]
     assert cloudformation.protection_off == []
+    assert registry.calls == versions  # emptied before cdk destroy deletes the group
     out = capsys.readouterr().out
+    assert "deleted 2 model package version(s) of mlpipeline-sandbox-housing" in out
     assert (
         "delete RawZone when no longer needed: aws s3 rb --region us-east-1 "
         "s3://mlpipeline-sandbox-datalake-rawzone2d660746 --force" in out
@@ -614,3 +683,7 @@ def test_cron_schedules_give_runs_per_day() -> None:
     assert deploy._runs_per_day("cron(0 3 * * ? *)") == 1
     assert deploy._runs_per_day("cron(0,30 1,13 * * ? *)") == 4
     assert deploy._runs_per_day("cron(0 3 ? * MON *)") is None
+
+
+def test_a_package_group_that_was_never_deployed_has_nothing_to_delete() -> None:
+    assert deploy.delete_model_packages(FakeRegistry({}), "mlpipeline-sandbox-housing") == 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tools import config_reference
+from tests.synth import SynthesizedStage
+from tools import config_reference, training_doc
 
 
 def test_configuration_reference_is_current() -> None:
@@ -21,3 +22,11 @@ def test_every_alarm_threshold_is_documented() -> None:
         "cpu_utilization_percent",
     ):
         assert f"{name}`" in text
+
+
+def test_training_flow_and_cost_are_current(sandbox: SynthesizedStage, prod: SynthesizedStage) -> None:
+    """docs/training.md's diagram and cost table are what the synthesized stages define."""
+    committed = training_doc.DEFAULT_OUTPUT.read_text(encoding="utf-8")
+    assert training_doc.render(committed, [sandbox.outdir, prod.outdir]) == committed, (
+        "docs/training.md is stale: run `make training-doc`"
+    )
