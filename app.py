@@ -12,7 +12,7 @@ import sys
 
 import aws_cdk as cdk
 
-from stacks.compliance import add_compliance_packs
+from stacks.compliance import BUILTIN_TEMPLATE_VALIDATION, add_compliance_packs
 from stacks.config import ConfigError, load_stage
 from stacks.pipeline import build_pipeline
 
@@ -20,7 +20,7 @@ DEFAULT_STAGE = "sandbox"
 
 
 def main() -> int:
-    app = cdk.App()
+    app = cdk.App(builtin_cloud_formation_validation=BUILTIN_TEMPLATE_VALIDATION)
     stage = app.node.try_get_context("stage") or DEFAULT_STAGE
     try:
         config = load_stage(

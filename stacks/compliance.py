@@ -23,6 +23,13 @@ import cdk_nag
 from constructs import IConstruct
 
 GUARD_PLUGIN = "cdk-validator-cfnguard"
+
+# aws-cdk-lib also runs a built-in CloudFormation template validator (a WASM rule engine) on
+# every synth: it only warns, and it doubles synth time (its engine alone costs more than an
+# empty app). `make gate` runs cfn-lint on every template with the per-resource skips this
+# module records, so the app leaves template validation to the gate.
+BUILTIN_TEMPLATE_VALIDATION = False
+
 PACKS = (
     cdk_nag.AwsSolutionsChecks,
     cdk_nag.HIPAASecurityChecks,

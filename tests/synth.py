@@ -10,7 +10,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import assertions
 
-from stacks.compliance import add_compliance_packs
+from stacks.compliance import BUILTIN_TEMPLATE_VALIDATION, add_compliance_packs
 from stacks.config import StageConfig, load_stage
 from stacks.pipeline import build_pipeline
 
@@ -43,7 +43,7 @@ class SynthesizedStage:
 def synthesize(stage: str, outdir: Path, *, context_overrides: dict[str, Any] | None = None) -> SynthesizedStage:
     context = {**CONTEXT, **(context_overrides or {})}
     config = load_stage(context["stages"], stage)
-    app = cdk.App(context=context, outdir=str(outdir))
+    app = cdk.App(context=context, outdir=str(outdir), builtin_cloud_formation_validation=BUILTIN_TEMPLATE_VALIDATION)
     stacks = build_pipeline(app, config)
     add_compliance_packs(app)
     assembly = app.synth()
