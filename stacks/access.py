@@ -1,10 +1,14 @@
-"""Least-privilege IAM for roles this project defines.
+"""Least-privilege IAM for roles this project defines, and the zones of the lake they use.
 
 CDK's `grant_*` helpers add wildcard action families (`s3:GetObject*`, `kms:ReEncrypt*`)
 to an inline default policy, which the compliance packs flag on every role. These helpers
 grant the exact actions instead, in one customer-managed policy per role, scoped to the
 resource. The only wildcard left is the object ARN of a bucket (`bucket/prefix*`), which
 object-level actions require; it is acknowledged on the policy with the bucket it names.
+
+A role gets a lake zone with :func:`allow_zone`: the S3 actions of its access level on a
+prefix, and exactly the key actions that level needs, only when S3 calls KMS for that
+bucket (`kms:ViaService` and the `aws:s3:arn` encryption context).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from stacks.compliance import acknowledge
+from stacks.keys import service_endpoint
 
 S3_READ = ["s3:GetObject", "s3:GetObjectVersion"]
 S3_PUT = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
@@ -149,14 +154,13 @@ def allow_key_via_s3(
     With S3 Bucket Keys the encryption context is the bucket ARN (objects written before
     bucket keys were enabled carry their object ARN), so both are allowed.
     """
-    stack = cdk.Stack.of(policy)
     actions = KMS_ACTIONS[access] + (["kms:Decrypt"] if multipart and "kms:Decrypt" not in KMS_ACTIONS[access] else [])
     policy.add_statements(
         iam.PolicyStatement(
             actions=actions,
             resources=[key.key_arn],
             conditions={
-                "StringEquals": {"kms:ViaService": f"s3.{stack.region}.{stack.url_suffix}"},
+                "StringEquals": {"kms:ViaService": service_endpoint(policy, "s3")},
                 "ArnLike": {"kms:EncryptionContext:aws:s3:arn": [bucket.bucket_arn, bucket.arn_for_objects("*")]},
             },
         )
@@ -181,13 +185,10 @@ def allow_bucket(policy: iam.ManagedPolicy, bucket: s3.IBucket, *, access: Acces
 def allow_key(policy: iam.ManagedPolicy, key: kms.IKey, *, encrypt: bool = False, via: str | None = None) -> None:
     """Use `key` to decrypt (and optionally encrypt / generate data keys), only through the
     AWS service `via` (for example `glue`) when given."""
-    stack = cdk.Stack.of(policy)
     policy.add_statements(
         iam.PolicyStatement(
             actions=KMS_DECRYPT + (KMS_ENCRYPT if encrypt else []),
             resources=[key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"{via}.{stack.region}.{stack.url_suffix}"}}
-            if via
-            else None,
+            conditions={"StringEquals": {"kms:ViaService": service_endpoint(policy, via)}} if via else None,
         )
     )

@@ -31,10 +31,11 @@ class DataLakeStack(cdk.Stack):
     """Owns the lake: a key per zone, the zone buckets, the access-log bucket, the Glue
     catalog (with its own key), Lake Formation and the personas.
 
-    Exposes `zones` (raw, curated, capture: bucket, key and database, see
-    :class:`stacks.access.Zone`), `raw_bucket`, `curated_bucket`, `capture_bucket`,
-    `catalog_key`, `raw_database_name`, `curated_database_name`, `lake_settings` (so later
-    grants can depend on it), `personas` and `zone_tag_key`/`classification_tag_key`.
+    Exposes `zones` (raw, curated, capture: bucket, key and database name, see
+    :class:`stacks.access.Zone`; plain database names, not Refs, keep consumers' IAM
+    resources and acknowledgements readable), `raw_bucket`, `curated_bucket`,
+    `capture_bucket`, `catalog_key`, `lake_settings` (so later grants can depend on it),
+    `personas` and `zone_tag_key`/`classification_tag_key`.
 
     Lake Formation is authoritative for the lake's databases: their tables get no default
     permissions (no `IAMAllowedPrincipals`), so only explicit grants give access. Each key's
@@ -120,10 +121,6 @@ class DataLakeStack(cdk.Stack):
                 ),
             ),
         )
-        # Plain names (not Refs): consumers depend on this stack, and exact names keep their
-        # IAM resources and acknowledgements readable.
-        self.raw_database_name = self.database_name("raw")
-        self.curated_database_name = self.database_name("curated")
 
         self.zone_tag_key = lake_name(stage_name, "zone")
         self.classification_tag_key = lake_name(stage_name, "classification")

@@ -65,6 +65,12 @@ def principal_arn(scope: Construct, principal: str) -> str:
     return f"arn:{stack.partition}:iam::{stack.account}:{principal}"
 
 
+def service_endpoint(scope: Construct, service: str) -> str:
+    """The `kms:ViaService` value of an AWS service in the stack's region (`s3.eu-west-1.amazonaws.com`)."""
+    stack = cdk.Stack.of(scope)
+    return f"{service}.{stack.region}.{stack.url_suffix}"
+
+
 def deployment_role_arn(scope: Construct) -> str | None:
     """The CloudFormation execution role of the stack's synthesizer (None for a custom one)."""
     execution_role = getattr(cdk.Stack.of(scope).synthesizer, "cloud_formation_execution_role_arn", None)
@@ -82,7 +88,7 @@ def customer_key(
     named_users: str = "",
 ) -> kms.Key:
     """A rotating CMK administered by `admins` (plus the deployment role) and used by identity
-    policies of this account, only through `via_service` (for example `s3`) when given.
+    policies of this account, only through the AWS service `via_service` (for example `s3`) when given.
 
     `named_users` says which principals the caller names in the key policy itself (added
     with `add_to_resource_policy`), for the policy analysis acknowledgement."""
@@ -113,7 +119,7 @@ def customer_key(
         )
     use_conditions: dict[str, dict[str, str]] = {"StringEquals": {"kms:CallerAccount": stack.account}}
     if via_service:
-        use_conditions["StringEquals"]["kms:ViaService"] = f"{via_service}.{stack.region}.{stack.url_suffix}"
+        use_conditions["StringEquals"]["kms:ViaService"] = service_endpoint(scope, via_service)
     statements.append(
         iam.PolicyStatement(
             sid="GrantsOnlyForAwsResources",

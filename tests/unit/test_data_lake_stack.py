@@ -315,3 +315,25 @@ def test_no_role_has_an_inline_policy(every_stage: SynthesizedStage) -> None:
     for unit in every_stage.templates:
         inline = every_stage.resources(unit, "AWS::IAM::Policy")
         assert not inline, f"{unit} has inline policies {sorted(inline)}"
+
+
+def test_persona_trust_names_each_account_of_the_configured_principals() -> None:
+    import aws_cdk as cdk
+    from aws_cdk import aws_iam as iam
+
+    from stacks.personas import trust
+
+    stack = cdk.Stack(cdk.App(), "Trust", env=cdk.Environment(account="111122223333", region="eu-west-1"))
+    role = iam.Role(
+        stack,
+        "Role",
+        assumed_by=trust(stack, ["role/team/Analyst*", "arn:aws:iam::444455556666:role/Auditor"]),
+    )
+    document = stack.resolve(role.assume_role_policy.to_json())  # type: ignore[union-attr]
+    accounts = []
+    for statement in document["Statement"]:
+        patterns = statement["Condition"]["ArnLike"]["aws:PrincipalArn"]
+        assert patterns[1] == "arn:aws:iam::444455556666:role/Auditor"
+        assert patterns[0]["Fn::Join"][1][-1] == ":iam::111122223333:role/team/Analyst*"
+        accounts.append(statement["Principal"]["AWS"]["Fn::Join"][1][-1])
+    assert accounts == [":iam::111122223333:root", ":iam::444455556666:root"]
