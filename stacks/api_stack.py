@@ -51,6 +51,10 @@ SOURCE_REASON = (
     "The permission admits apigateway.amazonaws.com only with SourceArn (this API, stage and method) and "
     "SourceAccount (this account); both are CloudFormation intrinsics the Control Tower Guard rule cannot read"
 )
+# The Core rule set blocks every body over 8 KB (SizeRestrictions_BODY: WAF inspects only the first
+# 8 KB), but a prediction batch of max_batch_size instances is far larger. The rule only counts;
+# the body limit is the function's MAX_BODY_BYTES and the API Gateway model validates every field.
+LARGE_BODY_RULES = ("SizeRestrictions_BODY",)
 CLOUDWATCH_ROLE_REASON = (
     "API Gateway's account-level CloudWatch role must use the AWS managed policy "
     "AmazonAPIGatewayPushToCloudWatchLogs (API Gateway developer guide); execution logging needs it"
@@ -229,14 +233,23 @@ class ApiStack(cdk.Stack):
             acknowledge(method, "AwsSolutions-COG4", SIGV4_REASON)
 
     def _waf(self) -> None:
-        def managed(name: str, priority: int) -> wafv2.CfnWebACL.RuleProperty:
+        def managed(name: str, priority: int, *, count: tuple[str, ...] = ()) -> wafv2.CfnWebACL.RuleProperty:
+            """An AWS managed rule group; the rules named in `count` only count matches."""
             return wafv2.CfnWebACL.RuleProperty(
                 name=name,
                 priority=priority,
                 override_action=wafv2.CfnWebACL.OverrideActionProperty(none={}),
                 statement=wafv2.CfnWebACL.StatementProperty(
                     managed_rule_group_statement=wafv2.CfnWebACL.ManagedRuleGroupStatementProperty(
-                        vendor_name="AWS", name=name
+                        vendor_name="AWS",
+                        name=name,
+                        rule_action_overrides=[
+                            wafv2.CfnWebACL.RuleActionOverrideProperty(
+                                name=rule, action_to_use=wafv2.CfnWebACL.RuleActionProperty(count={})
+                            )
+                            for rule in count
+                        ]
+                        or None,
                     )
                 ),
                 visibility_config=_visibility(name),
@@ -267,7 +280,7 @@ class ApiStack(cdk.Stack):
             rules=[
                 rate_limit,
                 _json_only(priority=1),
-                managed("AWSManagedRulesCommonRuleSet", 2),
+                managed("AWSManagedRulesCommonRuleSet", 2, count=LARGE_BODY_RULES),
                 managed("AWSManagedRulesKnownBadInputsRuleSet", 3),
             ],
         )

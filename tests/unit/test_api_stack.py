@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
@@ -92,6 +93,23 @@ def test_waf_rules_and_association(sandbox: SynthesizedStage) -> None:
     assert parts[-2] == "/stages/" and parts[-1]["Ref"].startswith("ApiDeploymentStagev1")
     logging = only(sandbox, "AWS::WAFv2::LoggingConfiguration")["Properties"]
     assert not json.dumps(logging["LogDestinationConfigs"]).endswith(':*"]')
+
+
+def test_waf_lets_full_prediction_batches_through(every_stage: SynthesizedStage) -> None:
+    """The Core rule set's body-size rule would block every batch over 8 KB; it only counts."""
+    import contracts
+    from contracts.request_schema import request_schema
+    from tools.synthetic import clean_event
+
+    acl = only(every_stage, "AWS::WAFv2::WebACL")["Properties"]
+    (core,) = [r for r in acl["Rules"] if r["Name"] == "AWSManagedRulesCommonRuleSet"]
+    overrides = core["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"]
+    assert overrides == [{"Name": "SizeRestrictions_BODY", "ActionToUse": {"Count": {}}}]
+    limit = every_stage.config.api.max_batch_size
+    fields = request_schema(contracts.load(), max_batch_size=limit)["properties"]["instances"]["items"]["properties"]
+    instance = {k: v for k, v in clean_event(random.Random(3), 0).items() if k in fields}
+    batch = json.dumps({"instances": [instance] * limit})
+    assert 8192 < len(batch.encode()) <= every_stage.config.api.max_body_bytes
 
 
 def test_predict_function_in_vpc_with_endpoint_access(sandbox: SynthesizedStage) -> None:
