@@ -48,6 +48,11 @@ from typing import Any
 from contracts.features import validate_statistics
 
 BASELINE_FILE = "drift_baseline.json"
+# CloudWatch metrics of the drift function (embedded metric format), which the dashboard and
+# alarms read: per endpoint and variant SampleCount, CaptureRecords, SkippedRecords,
+# SkippedRows and (above the minimum sample) MaxFeaturePsi, PredictionPsi, PredictionKs;
+# per feature as well Psi and (numeric features) Ks.
+METRIC_NAMESPACE = "MlPipeline/Drift"
 BASELINE_SCHEMA_VERSION = 1
 CDF_PROBABILITIES = tuple(k / 100 for k in range(1, 100))
 PSI_PROBABILITIES = tuple(k / 10 for k in range(1, 10))

@@ -125,11 +125,13 @@ DEAD_LETTER_QUEUE_REASON = (
 )
 
 
-def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey) -> sqs.Queue:
+def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey, of_function: bool = False) -> sqs.Queue:
     """A KMS-encrypted, TLS-only queue that keeps what a service could not deliver.
 
     The service that uses it (an SNS subscription, an EventBridge target) adds the queue
-    policy that lets it send; the key policy must let that service use `key`.
+    policy that lets it send; the key policy must let that service use `key`. A queue that
+    is also a Lambda function's dead-letter queue (`of_function`) is recognised as one by
+    AwsSolutions-SQS3, so only the other rules are acknowledged.
     """
     queue = sqs.Queue(
         scope,
@@ -139,7 +141,7 @@ def dead_letter_queue(scope: Construct, construct_id: str, *, key: kms.IKey) -> 
         enforce_ssl=True,
         retention_period=cdk.Duration.days(14),
     )
-    for rule_id in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy"):
+    for rule_id in ("AwsSolutions-SQS3", "Serverless-SQSRedrivePolicy")[of_function:]:
         acknowledge(queue, rule_id, DEAD_LETTER_QUEUE_REASON)
     acknowledge_guard(queue, "sqs_dlq_check", DEAD_LETTER_QUEUE_REASON)
     return queue

@@ -413,13 +413,16 @@ class ObservabilityConfig:
             )
 
 
+VARIANT_NAME_PATTERN = r"[A-Za-z0-9](-*[A-Za-z0-9]){0,62}"
+
+
 @dataclass(frozen=True)
 class VariantConfig:
     """One production variant: its traffic weight and autoscaling bounds."""
 
     name: str = setting(
         "primary",
-        pattern=r"[A-Za-z0-9](-*[A-Za-z0-9]){0,62}",
+        pattern=VARIANT_NAME_PATTERN,
         doc="SageMaker variant name; names must differ in more than case and hyphens",
     )
     weight: float = setting(1.0, min=0.0, max=1.0, doc="relative share of traffic")
@@ -436,6 +439,12 @@ class VariantConfig:
         None,
         pattern=r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\x00-\x1f\x7f]{1,900}\.tar\.gz",
         doc="defaults to the built model asset",
+    )
+    baseline_url: str | None = setting(
+        None,
+        pattern=r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\x00-\x1f\x7f*?]{1,900}\.json",
+        doc="the drift baseline of the model at model_data_url (the training run's "
+        "statistics/runs/<run>/drift_baseline.json); the bundled model's travels with it",
     )
 
 
@@ -522,6 +531,13 @@ class InferenceConfig:
                 variant.min_capacity,
                 "must be at least 2 while autoscaling is on (readiness rule RDY-SM7: one instance cannot span "
                 "Availability Zones); a sandbox may run 1 instance with autoscaling: false",
+            )
+        if variant.baseline_url is not None and variant.model_data_url is None:
+            raise ConfigError(
+                f"{where}.baseline_url",
+                variant.baseline_url,
+                "is for a variant that serves model_data_url; the bundled model's baseline "
+                "(model/drift_baseline.json) is the one it was trained with",
             )
         parsed = instance_types.parse(variant.instance_type)
         if self.autoscaling and parsed is not None and parsed.burstable:
@@ -658,6 +674,78 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
+class MonitoringConfig:
+    """Drift monitoring: the endpoint's captured traffic against each variant's training baseline.
+
+    Population stability index conventions: below 0.1 no significant shift, 0.1 to 0.25 a
+    moderate one, above 0.25 a significant one. A single input feature alarms at the
+    significant level (nine features drift a little by chance); the predictions, which is
+    what callers see, at the moderate level.
+    """
+
+    enabled: bool = setting(True, doc="the scheduled drift function, its alarms and its dashboard section")
+    schedule: str = setting(
+        "cron(15 * * * ? *)",
+        check=schedule_problem,
+        doc="EventBridge rate(...) or cron(...) in UTC; each run reads the window_hours whole hours that ended "
+        "at least 10 minutes before it (so keep window_hours at least the time between runs)",
+    )
+    window_hours: int = setting(
+        1, min=1, max=24, doc="hours of capture per run; also the alarm period, which CloudWatch limits to a day"
+    )
+    min_sample_size: int = setting(
+        500,
+        min=1,
+        max=10000000,
+        doc="captured rows a window needs before its drift is published; thinner windows publish their counts "
+        "only, so they can never raise a drift alarm",
+    )
+    feature_psi_threshold: float = setting(
+        0.25, min=0.01, max=10.0, doc="alarm when any input feature's PSI reaches it (0.25: a significant shift)"
+    )
+    prediction_psi_threshold: float = setting(
+        0.1, min=0.01, max=10.0, doc="alarm when the predictions' PSI reaches it (0.1: a moderate shift)"
+    )
+    variants: tuple[str, ...] | None = setting(
+        None,
+        pattern=VARIANT_NAME_PATTERN,
+        unique=lambda name: name,
+        doc="names of inference.variants to monitor, each once; null: every variant",
+    )
+    function: FunctionConfig = field(
+        default_factory=lambda: FunctionConfig(memory_mib=1024, timeout_seconds=300, reserved_concurrency=1)
+    )
+
+    def monitored(self, inference: InferenceConfig) -> list[VariantConfig]:
+        """The variants the drift function reads, in the order inference lists them."""
+        if not self.enabled:
+            return []
+        return [v for v in inference.variants if self.variants is None or v.name in self.variants]
+
+    def check(self, path: str, stage: StageConfig) -> None:
+        names = [v.name for v in stage.inference.variants]
+        if self.variants == ():
+            raise ConfigError(
+                f"{path}.variants",
+                [],
+                "must name at least one variant (null monitors every variant; enabled: false none)",
+            )
+        for i, name in enumerate(self.variants or ()):
+            if name not in names:
+                raise ConfigError(f"{path}.variants[{i}]", name, f"must name one of inference.variants {names}")
+        inference_path = f"{path.rsplit('.', 1)[0]}.inference.variants"
+        for variant in self.monitored(stage.inference):
+            if variant.model_data_url is not None and variant.baseline_url is None:
+                raise ConfigError(
+                    f"{inference_path}[{names.index(variant.name)}].baseline_url",
+                    None,
+                    f"is required: variant {variant.name!r} serves model_data_url and is monitored, and only its "
+                    "training run knows its baseline (statistics/runs/<run>/drift_baseline.json in the curated zone); "
+                    "or leave it out of monitoring.variants",
+                )
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """Everything one stage deploys with. Built by :func:`load_stage`."""
 
@@ -681,6 +769,7 @@ class StageConfig:
     observability: ObservabilityConfig = field(default_factory=ObservabilityConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
     personas: PersonasConfig = field(default_factory=PersonasConfig)
+    monitoring: MonitoringConfig = field(default_factory=MonitoringConfig)
 
     @property
     def termination_protection(self) -> bool:
@@ -711,6 +800,7 @@ class StageConfig:
             "api.function.log_retention_days": self.api.function.log_retention_days,
             "training.log_retention_days": self.training.log_retention_days,
             "training.gate.log_retention_days": self.training.gate.log_retention_days,
+            "monitoring.function.log_retention_days": self.monitoring.function.log_retention_days,
             "observability.trail_log_retention_days": self.observability.trail_log_retention_days,
         }
 

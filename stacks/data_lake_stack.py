@@ -101,12 +101,15 @@ class DataLakeStack(cdk.Stack):
         self.zones = {
             "raw": Zone("raw", self.raw_bucket, keys["raw"], self.database_name("raw")),
             "curated": Zone("curated", self.curated_bucket, keys["curated"], self.database_name("curated")),
-            "capture": Zone("capture", self.capture_bucket, keys["capture"]),
+            # Captured requests are raw (PII) data: their table lives in the raw database.
+            "capture": Zone("capture", self.capture_bucket, keys["capture"], self.database_name("raw")),
         }
         self.registration_role = self._registration_role()
+        # The capture zone is registered too: Lake Formation vends the credentials that read
+        # its table (see stacks/capture_table.py).
         self.locations = {
             zone: self._register_location(f"{zone.capitalize()}Location", self.zones[zone].bucket.bucket_arn)
-            for zone in ZONES
+            for zone in (*ZONES, "capture")
         }
         glue.CfnDataCatalogEncryptionSettings(
             self,
@@ -212,6 +215,7 @@ class DataLakeStack(cdk.Stack):
         )
         for zone in ZONES:
             allow_zone(policy, self.zones[zone], access="read-write")
+        allow_zone(policy, self.zones["capture"], access="read")
         return role
 
     def _register_location(self, construct_id: str, bucket_arn: str) -> lakeformation.CfnResource:

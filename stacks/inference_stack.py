@@ -15,6 +15,7 @@ from constructs import Construct
 
 from stacks.access import Zone, allow_key, allow_zone, import_zone, role_policy
 from stacks.bundling import ROOT
+from stacks.capture_table import CaptureTable
 from stacks.compliance import acknowledge, skip_cfn_lint
 from stacks.config import InferenceConfig, VariantConfig
 from stacks.image_uris import xgboost_image_uri
@@ -44,7 +45,8 @@ class InferenceStack(cdk.Stack):
     """Owns the model, endpoint config, endpoint, its autoscaling and its alarms.
 
     Exposes `endpoint_name`, `endpoint_arn`, `variant_names`, `key` (the inference CMK,
-    also the ML storage volume key) and `alarms`. The model runs in the isolated subnets
+    also the ML storage volume key), `alarms` and `capture_table` (the Glue table over what
+    data capture writes, in the raw database). The model runs in the isolated subnets
     with network isolation; the endpoint keeps instance counts set by autoscaling across
     deployments (variant weights and data capture still follow the config).
     """
@@ -139,6 +141,14 @@ class InferenceStack(cdk.Stack):
         self.endpoint_name = self.endpoint.attr_endpoint_name
         self.endpoint_arn = self.endpoint.ref
         self.variant_names = [v.name for v in config.variants]
+        self.capture_table = CaptureTable(
+            self,
+            "CaptureTable",
+            capture=capture,
+            prefix=CAPTURE_PREFIX,
+            endpoint_name=self.endpoint_name,
+            variants=self.variant_names,
+        )
         if config.autoscaling:
             for variant in config.variants:
                 self._autoscale(variant)

@@ -7,20 +7,26 @@ from dataclasses import dataclass, field
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from stacks.access import Zone, import_zone
 from stacks.api_stack import STAGE_NAME, ApiStack
-from stacks.config import ObservabilityConfig
+from stacks.config import MonitoringConfig, ObservabilityConfig
+from stacks.drift_monitor import DriftMonitor
 from stacks.etl_stack import EtlStack
 from stacks.inference_stack import InferenceStack
 from stacks.ingestion_stack import IngestionStack
+from stacks.names import variant_id
 from stacks.training_flow import METRIC_DIMENSION, METRIC_NAMESPACE
 from stacks.training_stack import TrainingStack
 
 FIVE_MINUTES = cdk.Duration.minutes(5)
 TRANSFORM_METRICS_NAMESPACE = "MlPipeline/Ingestion"
+# The usual PSI levels, drawn on the drift graphs whatever the alarm thresholds are.
+PSI_LEVELS = {0.1: "moderate shift", 0.25: "significant shift"}
 
 
 @dataclass
@@ -30,6 +36,7 @@ class Section:
     title: str
     graphs: list[tuple[str, list[cloudwatch.IMetric]]] = field(default_factory=list)
     alarms: list[cloudwatch.Alarm] = field(default_factory=list)
+    annotations: dict[str, list[cloudwatch.HorizontalAnnotation]] = field(default_factory=dict)
 
 
 def metric(
@@ -50,11 +57,15 @@ class MonitoringStack(cdk.Stack):
 
     Sections, in data-flow order: Kinesis (incoming records, iterator age, throttles),
     Firehose (delivery success, data freshness, transform failures), Lambda (errors,
-    throttles, duration of both functions), Glue (failed tasks, elapsed time), training
+    throttles, duration of the functions), Glue (failed tasks, elapsed time), training
     (executions by outcome, the candidates' validation RMSE and gate decisions), SageMaker
-    (invocations per instance, latency, 4XX/5XX, instance count) and API Gateway
-    (requests, 4XX/5XX, latency). Every alarm notifies the alarm topic; failed Glue runs
-    also arrive through the ETL stack's EventBridge rule. Exposes `dashboard` and `sections`.
+    (invocations per instance, latency, 4XX/5XX, instance count), drift (PSI of the inputs
+    and of the predictions against the training baseline, rows analysed and skipped) and
+    API Gateway (requests, 4XX/5XX, latency). Every alarm notifies the alarm topic; failed
+    Glue runs also arrive through the ETL stack's EventBridge rule.
+
+    With `monitoring.enabled` it also owns the drift monitor (:class:`DriftMonitor`), whose
+    metrics the drift section and alarms read. Exposes `dashboard`, `sections` and `drift`.
     """
 
     def __init__(
@@ -63,17 +74,42 @@ class MonitoringStack(cdk.Stack):
         construct_id: str,
         *,
         config: ObservabilityConfig,
+        monitoring: MonitoringConfig,
         alarm_topic: sns.ITopic,
         ingestion: IngestionStack,
         etl: EtlStack,
         training: TrainingStack,
         inference: InferenceStack,
         api: ApiStack,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        s3_prefix_list_id: str,
+        capture: Zone,
+        curated: Zone,
+        key_admins: tuple[str, ...],
         **kwargs: object,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
         self.config = config
         self.alarm_action = actions.SnsAction(alarm_topic)
+        monitored = monitoring.monitored(inference.config)
+        self.drift = (
+            DriftMonitor(
+                self,
+                "Drift",
+                config=monitoring,
+                variants=monitored,
+                endpoint_name=inference.endpoint_name,
+                vpc=vpc,
+                subnets=subnets,
+                s3_prefix_list_id=s3_prefix_list_id,
+                capture=import_zone(self, capture),
+                curated=import_zone(self, curated),
+                key_admins=key_admins,
+            )
+            if monitored
+            else None
+        )
         self.sections = [
             self._kinesis(ingestion),
             self._firehose(ingestion),
@@ -81,13 +117,20 @@ class MonitoringStack(cdk.Stack):
             self._glue(etl),
             self._training(training),
             self._sagemaker(inference),
+            *([self._drift(self.drift)] if self.drift else []),
             self._api(api),
         ]
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=cdk.Duration.hours(6))
         for section in self.sections:
             self.dashboard.add_widgets(cloudwatch.TextWidget(markdown=f"## {section.title}", width=24, height=1))
             graphs = [
-                cloudwatch.GraphWidget(title=title, left=metrics, width=24 // len(section.graphs), height=6)
+                cloudwatch.GraphWidget(
+                    title=title,
+                    left=metrics,
+                    left_annotations=section.annotations.get(title),
+                    width=24 // len(section.graphs),
+                    height=6,
+                )
                 for title, metrics in section.graphs
             ]
             self.dashboard.add_widgets(*graphs)
@@ -186,7 +229,10 @@ class MonitoringStack(cdk.Stack):
         errors: list[cloudwatch.IMetric] = []
         throttles: list[cloudwatch.IMetric] = []
         durations: list[cloudwatch.IMetric] = []
-        for name, function in (("Transform", ingestion.transform.function), ("Predict", api.predict.function)):
+        functions = [("Transform", ingestion.transform.function), ("Predict", api.predict.function)]
+        if self.drift:
+            functions.append(("Drift", self.drift.function.function))
+        for name, function in functions:
             errors.append(function.metric_errors(period=FIVE_MINUTES, label=f"{name} errors"))
             throttles.append(function.metric_throttles(period=FIVE_MINUTES, label=f"{name} throttles"))
             durations.append(function.metric_duration(period=FIVE_MINUTES, statistic="p99", label=f"{name} p99"))
@@ -286,6 +332,53 @@ class MonitoringStack(cdk.Stack):
             ],
             alarms=list(inference.alarms),
         )
+
+    def _drift(self, drift: DriftMonitor) -> Section:
+        """PSI of the inputs and predictions per variant; alarms on the largest feature PSI and
+        on the predictions' PSI. Thin windows publish no PSI, and missing data is not breaching."""
+        config = drift.config
+        section = Section("Model drift (captured traffic against the training baseline)")
+        section.graphs = [
+            ("Largest feature PSI", [drift.metric("MaxFeaturePsi", v) for v in drift.variants]),
+            ("Prediction PSI", [drift.metric("PredictionPsi", v) for v in drift.variants]),
+            ("PSI per feature", [drift.metric("Psi", v, f) for v in drift.variants for f in drift.features]),
+            (
+                "Rows analysed and skipped",
+                [
+                    drift.metric(name, v, statistic="Sum").with_(label=f"{v} {name}")
+                    for v in drift.variants
+                    for name in ("SampleCount", "SkippedRecords", "SkippedRows")
+                ],
+            ),
+        ]
+
+        def levels(alarm_at: float) -> list[cloudwatch.HorizontalAnnotation]:
+            marks = {**PSI_LEVELS, alarm_at: f"alarm ({PSI_LEVELS[alarm_at]})" if alarm_at in PSI_LEVELS else "alarm"}
+            return [cloudwatch.HorizontalAnnotation(value=value, label=label) for value, label in sorted(marks.items())]
+
+        section.annotations = {
+            "Largest feature PSI": levels(config.feature_psi_threshold),
+            "Prediction PSI": levels(config.prediction_psi_threshold),
+            "PSI per feature": levels(config.feature_psi_threshold),
+        }
+        for variant in drift.variants:
+            section.alarms += [
+                self._alarm(
+                    f"DriftFeatures{variant_id(variant)}",
+                    f"Drift, variant {variant}: an input feature's PSI against its training distribution reached "
+                    f"{config.feature_psi_threshold} (see the drift report in the curated zone)",
+                    drift.metric("MaxFeaturePsi", variant),
+                    config.feature_psi_threshold,
+                ),
+                self._alarm(
+                    f"DriftPredictions{variant_id(variant)}",
+                    f"Drift, variant {variant}: the predictions' PSI against the training labels reached "
+                    f"{config.prediction_psi_threshold}",
+                    drift.metric("PredictionPsi", variant),
+                    config.prediction_psi_threshold,
+                ),
+            ]
+        return section
 
     def _api(self, api: ApiStack) -> Section:
         stage = {"ApiName": api.api.rest_api_name, "Stage": STAGE_NAME}

@@ -16,6 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.access import in_vpc, role_policy
@@ -52,7 +53,11 @@ def bundled_code(function_name: str, extra_files: dict[str, Path] | None = None)
 
 
 class PythonFunction(Construct):
-    """One Lambda function with the defaults above. Exposes `function`, `role`, `policy`."""
+    """One Lambda function with the defaults above. Exposes `function`, `role`, `policy`.
+
+    `dead_letter_queue` (encrypted with `key`) keeps asynchronous events that failed every
+    attempt; `s3_prefix_list_id` opens the security group to the S3 gateway endpoint.
+    """
 
     def __init__(
         self,
@@ -68,6 +73,8 @@ class PythonFunction(Construct):
         sizing: FunctionConfig,
         environment: dict[str, str] | None = None,
         extra_files: dict[str, Path] | None = None,
+        dead_letter_queue: sqs.IQueue | None = None,
+        s3_prefix_list_id: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc_arn = cdk.Stack.of(self).format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
@@ -84,6 +91,12 @@ class PythonFunction(Construct):
             description=f"{description} (HTTPS to VPC endpoints only)",
         )
         self.security_group.add_egress_rule(ec2.Peer.ipv4(vpc.vpc_cidr_block), ec2.Port.tcp(443), "VPC endpoints")
+        if s3_prefix_list_id is not None:
+            # A function that reads or writes S3 reaches it through the gateway endpoint, whose
+            # traffic goes to S3's addresses (the region's prefix list), not to the VPC CIDR.
+            self.security_group.add_egress_rule(
+                ec2.Peer.prefix_list(s3_prefix_list_id), ec2.Port.tcp(443), "S3 through the gateway endpoint"
+            )
         self.function = lambda_.Function(
             self,
             "Function",
@@ -106,11 +119,18 @@ class PythonFunction(Construct):
             vpc=vpc,
             vpc_subnets=subnets,
             security_groups=[self.security_group],
+            dead_letter_queue=dead_letter_queue,
         )
         self.function.node.add_dependency(self.policy)
         skip_cfn_lint(self.function, "W3005", ROLE_DEPENDS_REASON)
         acknowledge_guard(self.function, "lambda_inside_vpc_check", IMPORTED_VPC_REASON)
         self._base_permissions(key)
+        if dead_letter_queue is not None:
+            # Lambda sends an asynchronous event that failed every attempt with the function's role.
+            self.policy.add_statements(
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]),
+                iam.PolicyStatement(actions=["kms:GenerateDataKey"], resources=[key.key_arn]),
+            )
 
     def invoked_synchronously(self, reason: str) -> None:
         """Acknowledge the dead-letter-queue rules: a Lambda DLQ only receives failed

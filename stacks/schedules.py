@@ -127,6 +127,8 @@ def schedule_problem(expression: str, *, rate: bool = True, min_interval_minutes
         if (value == 1) != (not unit.endswith("s")):
             return f"rate({value} ...) takes the {'singular' if value == 1 else 'plural'} unit"
         period = value * RATE_MINUTES[unit.rstrip("s")]
+    elif rate and not expression.startswith("cron("):
+        return f"expected {RATE_SYNTAX} or {CRON_SYNTAX}"
     else:
         try:
             period = _cron_interval_minutes(parse_cron(expression))

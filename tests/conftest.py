@@ -86,7 +86,14 @@ BOUNDARY = {
         "data_capture_percentage": 0,
         "variants": [
             {"name": "a" * 63, "weight": 0.0, "instance_type": "ml.t2.medium", "min_capacity": 1, "max_capacity": 1},
-            {"name": "b-1", "instance_type": "ml.trn1.32xlarge", "min_capacity": 1, "max_capacity": 100},
+            {
+                "name": "b-1",
+                "instance_type": "ml.trn1.32xlarge",
+                "min_capacity": 1,
+                "max_capacity": 100,
+                "model_data_url": "s3://model-artifacts-0/models/jr_1/output/model.tar.gz",
+                "baseline_url": "s3://model-artifacts-0/statistics/runs/jr_1/drift_baseline.json",
+            },
         ],
     },
     "etl": {"schedule": "cron(*/5 * L * ? 2199)", "worker_type": "G.8X", "number_of_workers": 299},
@@ -98,14 +105,24 @@ BOUNDARY = {
         "function": {"timeout_seconds": 3, "memory_mib": 128},
     },
     "observability": {"alarm_emails": ["On.Call+ml@Example.COM", f"{'a' * 64}@{'d' * 63}.example.org"]},
+    "monitoring": {
+        "schedule": "rate(1 minute)",
+        "window_hours": 24,
+        "min_sample_size": 10000000,
+        "feature_psi_threshold": 10.0,
+        "prediction_psi_threshold": 0.01,
+        "variants": ["b-1", "a" * 63],
+        "function": {"memory_mib": 128, "timeout_seconds": 900, "reserved_concurrency": 1000},
+    },
 }
 
 
 @pytest.fixture(scope="session")
 def boundary(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
     """Accepted config values at their limits (the stage name, the smallest CIDR for six AZs, a China
-    region and its ARNs, NVMe storage without a volume key, one sandbox instance without autoscaling),
-    synthesized once with every compliance pack."""
+    region and its ARNs, NVMe storage without a volume key, one sandbox instance without autoscaling,
+    a variant serving its own artifact with its own drift baseline), synthesized once with every
+    compliance pack."""
     from tests.synth import CONTEXT
 
     stages = {**CONTEXT["stages"], BOUNDARY_STAGE: BOUNDARY}

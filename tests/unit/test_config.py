@@ -18,6 +18,7 @@ from stacks.schedules import schedule_problem
 from tests.synth import CONTEXT, ROOT
 
 REGION = {"region": "eu-west-1"}
+SANDBOX = {**REGION, "sandbox": True}
 ARN = "arn:aws:iam::123456789012:role/{}"
 # Outside sandbox stages the persona roles must name whom they trust.
 PERSONAS = {"data_scientist": ["role/analysts/DataScientist*"], "mlops": ["role/MLOps"]}
@@ -495,3 +496,46 @@ def test_config_readiness_and_compliance_agree_on_capacity_and_volume_keys() -> 
 )
 def test_instance_families_are_parsed_not_matched_by_prefix(instance_type: str, burstable: bool, nvme: bool) -> None:
     assert (is_burstable(instance_type), has_nvme(instance_type)) == (burstable, nvme)
+
+
+@pytest.mark.parametrize(
+    ("block", "path", "allowed"),
+    [
+        ({"monitoring": {"variants": []}}, "stages.s.monitoring.variants", "at least one variant"),
+        ({"monitoring": {"variants": ["shadow"]}}, "stages.s.monitoring.variants[0]", "one of inference.variants"),
+        ({"monitoring": {"variants": ["primary", "primary"]}}, "stages.s.monitoring.variants[1]", "repeats"),
+        ({"monitoring": {"schedule": "hourly"}}, "stages.s.monitoring.schedule", "expected rate("),
+        ({"monitoring": {"window_hours": 25}}, "stages.s.monitoring.window_hours", "between 1 and 24"),
+        ({"monitoring": {"feature_psi_threshold": 0}}, "stages.s.monitoring.feature_psi_threshold", "0.01 and 10"),
+        (
+            {"inference": {"variants": [{"model_data_url": "s3://models-bucket/m.tar.gz"}]}},
+            "stages.s.inference.variants[0].baseline_url",
+            "is required",
+        ),
+        (
+            {"inference": {"variants": [{"baseline_url": "s3://models-bucket/drift_baseline.json"}]}},
+            "stages.s.inference.variants[0].baseline_url",
+            "is for a variant that serves model_data_url",
+        ),
+    ],
+)
+def test_monitoring_refuses_what_could_not_be_monitored(block: dict[str, Any], path: str, allowed: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_stage({"s": {**SANDBOX, **block}}, "s")
+    assert error.value.path == path and allowed in error.value.allowed
+
+
+def test_monitored_variants_follow_the_inference_order() -> None:
+    variants = [
+        {"name": "champion", "weight": 0.9},
+        {"name": "challenger", "model_data_url": "s3://models-bucket/m.tar.gz", "weight": 0.1},
+    ]
+    config = load_stage(
+        {"s": {**SANDBOX, "inference": {"variants": variants}, "monitoring": {"variants": ["champion"]}}}, "s"
+    )
+    assert [v.name for v in config.monitoring.monitored(config.inference)] == ["champion"]
+    every = {**variants[1], "baseline_url": "s3://models-bucket/runs/jr_1/drift_baseline.json"}
+    config = load_stage({"s": {**SANDBOX, "inference": {"variants": [variants[0], every]}}}, "s")
+    assert [v.name for v in config.monitoring.monitored(config.inference)] == ["champion", "challenger"]
+    off = load_stage({"s": {**SANDBOX, "monitoring": {"enabled": False}}}, "s")
+    assert off.monitoring.monitored(off.inference) == []

@@ -9,6 +9,7 @@ block of accepted boundary values is synthesized once and passes the readiness r
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
@@ -40,6 +41,8 @@ TYPED = {
     "xgboost_version": ["1.7-1", "3.2-0", "9.9-9", "1.7-\u0661"],
     "image_uri": ["123456789012.dkr.ecr.eu-west-1.amazonaws.com/xgb:1"],
     "model_data_url": ["s3://bucket/model.tar.gz", "s3://B/x.tar.gz"],
+    "baseline_url": ["s3://bucket/runs/jr_1/drift_baseline.json", "s3://bucket/x.csv"],
+    "variants": ["primary", "shadow", "Primary"],
     "security_policy": ["SecurityPolicy_TLS13_1_2_2021_06", "TLS_1_2", "TLS_1_0"],
 }
 STAGE_NAMES = ["s", "dev-eu", "d" * MAX_STAGE_NAME_LENGTH]
@@ -120,3 +123,12 @@ def test_accepted_boundary_values_synthesize_and_pass_readiness(boundary: Synthe
     assert "KmsKeyId" not in endpoint_config["Properties"]
     assert len(boundary.resources("Network", "AWS::EC2::Subnet")) == boundary.config.network.az_count
     assert len(boundary.config.name) == MAX_STAGE_NAME_LENGTH
+    (drift,) = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in boundary.resources("Monitoring", "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "drift.handler"
+    ]
+    assert json.loads(drift["BASELINES"]) == {
+        "a" * 63: "drift_baseline.json",
+        "b-1": "s3://model-artifacts-0/statistics/runs/jr_1/drift_baseline.json",
+    }

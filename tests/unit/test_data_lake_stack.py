@@ -156,7 +156,8 @@ def test_lake_settings_append_the_cfn_execution_role(every_stage: SynthesizedSta
 
 def test_locations_registered_with_dedicated_role(every_stage: SynthesizedStage) -> None:
     locations = every_stage.resources("DataLake", "AWS::LakeFormation::Resource")
-    assert len(locations) == 2
+    registered = {location["Properties"]["ResourceArn"]["Fn::GetAtt"][0] for location in locations.values()}
+    assert {name.rstrip("0123456789ABCDEF") for name in registered} == {"RawZone", "CuratedZone", "CaptureZone"}
     for location in locations.values():
         assert location["Properties"]["UseServiceLinkedRole"] is False
         assert location["Properties"]["RoleArn"]["Fn::GetAtt"][0].startswith("LocationRegistrationRole")
@@ -250,7 +251,7 @@ def test_every_grant_depends_on_settings_tags_and_locations(every_stage: Synthes
         depends = grant["DependsOn"]
         assert any(d.startswith("LakeSettings") for d in depends)
         assert sum(d.startswith(("RawDatabaseTags", "CuratedDatabaseTags")) for d in depends) == 2
-        assert sum(d.startswith(("RawLocation", "CuratedLocation")) for d in depends) == 2
+        assert sum(d.startswith(("RawLocation", "CuratedLocation", "CaptureLocation")) for d in depends) == 3
 
 
 def _actions(document: dict[str, Any]) -> list[str]:

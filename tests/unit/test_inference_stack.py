@@ -196,3 +196,29 @@ def test_sandbox_may_run_one_instance_and_burstable_without_autoscaling() -> Non
         "s",
     )
     assert config.inference.variants[0].min_capacity == 1
+
+
+def test_capture_is_a_governed_table_of_the_raw_database(sandbox: SynthesizedStage) -> None:
+    """Partition projection over the capture layout (no crawler), in the raw database, whose
+    LF-tags (zone raw, classification pii) decide who reads it."""
+    (table,) = sandbox.resources("Inference", "AWS::Glue::Table").values()
+    table_input = table["Properties"]["TableInput"]
+    assert table["Properties"]["DatabaseName"] == f"mlpipeline_{sandbox.config.name}_raw"
+    parameters = table_input["Parameters"]
+    assert parameters["projection.enabled"] == "true"
+    assert parameters["projection.variant.values"] == ",".join(v.name for v in sandbox.config.inference.variants)
+    assert parameters["projection.endpoint.values"] == {"Fn::GetAtt": ["Endpoint", "EndpointName"]}
+    assert (parameters["projection.capture_hour.type"], parameters["projection.capture_hour.format"]) == (
+        "date",
+        "yyyy/MM/dd/HH",
+    )
+    template = "".join(
+        p if isinstance(p, str) else "<bucket>" for p in parameters["storage.location.template"]["Fn::Join"][1]
+    )
+    assert template == "s3://<bucket>/inference-capture/${endpoint}/${variant}/${capture_hour}/"
+    assert [c["Name"] for c in table_input["PartitionKeys"]] == ["endpoint", "variant", "capture_hour"]
+    columns = {c["Name"]: c["Type"] for c in table_input["StorageDescriptor"]["Columns"]}
+    assert "inferenceid:string" in columns["eventmetadata"] and "endpointinput:struct<" in columns["capturedata"]
+    serde = table_input["StorageDescriptor"]["SerdeInfo"]
+    assert serde["SerializationLibrary"] == "org.openx.data.jsonserde.JsonSerDe"
+    assert serde["Parameters"] == {"ignore.malformed.json": "true"}
