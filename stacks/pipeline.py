@@ -64,8 +64,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         config=config.observability,
         trail_name=trail_name(config.name),
         data_buckets=[
-            data_lake.raw_bucket,
-            data_lake.curated_bucket,
+            *(zone.bucket for zone in data_lake.zones.values()),
             *(persona.results.bucket for persona in data_lake.personas.values()),
         ],
         key_admins=config.keys.admin_principals,

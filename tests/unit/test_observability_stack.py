@@ -49,7 +49,7 @@ def test_trail_validates_files_encrypts_and_logs(every_stage: SynthesizedStage) 
     management = [s for s in props["EventSelectors"] if s.get("IncludeManagementEvents")]
     assert management and management[0]["ReadWriteType"] == "All"
     (data,) = [d for s in props["EventSelectors"] for d in s.get("DataResources", [])]
-    assert data["Type"] == "AWS::S3::Object" and len(data["Values"]) == 4  # two zones, two persona results
+    assert data["Type"] == "AWS::S3::Object" and len(data["Values"]) == 5  # three zones, two persona results
     groups = every_stage.resources("Observability", "AWS::Logs::LogGroup").values()
     assert all(
         g["Properties"]["RetentionInDays"] == every_stage.config.observability.trail_log_retention_days for g in groups
@@ -101,8 +101,8 @@ def test_trail_bucket_has_object_lock_from_config(sandbox: SynthesizedStage, pro
         assert bucket["DeletionPolicy"] == "Retain"
 
 
-def test_trail_records_data_events_of_the_zones_and_the_persona_results(every_stage: SynthesizedStage) -> None:
+def test_trail_records_data_events_of_the_zones_capture_and_the_persona_results(every_stage: SynthesizedStage) -> None:
     (trail,) = every_stage.resources("Observability", "AWS::CloudTrail::Trail").values()
     (data,) = [d for s in trail["Properties"]["EventSelectors"] for d in s.get("DataResources", [])]
     imports = {v["Fn::Join"][1][0]["Fn::ImportValue"].rsplit("-", 1)[-1] for v in data["Values"]}
-    assert {"RawZoneArn", "CuratedZoneArn", "ResultsArn"} <= imports
+    assert {"RawZoneArn", "CuratedZoneArn", "CaptureZoneArn", "ResultsArn"} <= imports
