@@ -35,6 +35,7 @@ from typing import Any, Protocol, TextIO
 from stacks.names import stack_name
 from tools import synthetic
 from tools.producer import send_events
+from tools.stage import add_stage_arguments
 
 EVENTS_PREFIX = "events/"
 DEFAULT_COUNT = 20
@@ -446,9 +447,7 @@ def _api_body(events: Iterable[dict[str, Any]]) -> bytes:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.smoke", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--stage", default="sandbox", help="stage name from cdk.json (default sandbox)")
-    parser.add_argument("--region", help="region when the stage pins none (default: the profile's)")
-    parser.add_argument("--profile", help="AWS profile (default: the SDK's configuration)")
+    add_stage_arguments(parser)
     parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help=f"events to send (default {DEFAULT_COUNT})")
     parser.add_argument("--seed", type=int, help="seed of the synthetic events (default: random, so IDs are new)")
     parser.add_argument("--skip-workflow", action="store_true", help="do not run the Glue workflow")
@@ -466,7 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, NoCredentialsError
 
     from stacks.config import ConfigError
-    from tools.deploy import prepare_stage
+    from tools.stage import prepare_stage
 
     try:
         stage, region, session = prepare_stage(args)

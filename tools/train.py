@@ -31,6 +31,7 @@ from typing import Any, TextIO
 
 from stacks.training_flow import TUNE
 from tools.smoke import Clock, Deployment, SmokeError, SystemClock
+from tools.stage import add_stage_arguments
 
 DEFAULT_POLL_INTERVAL = 15.0
 STATE_MACHINE_OUTPUT = ("Training", "StateMachineArn")
@@ -181,9 +182,7 @@ def run(stage: str, clients: Clients, *, interval: float, out: TextIO = sys.stde
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools.train", description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--stage", default="sandbox", help="stage name from cdk.json (default sandbox)")
-    parser.add_argument("--region", help="region when the stage pins none (default: the profile's)")
-    parser.add_argument("--profile", help="AWS profile (default: the SDK's configuration)")
+    add_stage_arguments(parser)
     parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, help="seconds between updates")
     return parser.parse_args(argv)
 
@@ -193,7 +192,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     from stacks.config import ConfigError
-    from tools.deploy import Prerequisites, prepare_stage, render_checks
+    from tools.prerequisites import Prerequisites, render_checks
+    from tools.stage import prepare_stage
 
     try:
         stage, region, session = prepare_stage(args)

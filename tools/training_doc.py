@@ -22,8 +22,8 @@ from typing import Any
 
 from readiness.model import Assembly
 from readiness.rules._stepfunctions import STATE_MACHINE, definition_of, states
-from tools.deploy import PRICE_REGION, PRICES_AS_OF, SAGEMAKER_TRAINING_HOUR
 from tools.generated import write_or_check
+from tools.idle_cost import PRICE_REGION, PRICES_AS_OF, SAGEMAKER_TRAINING_HOUR
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "training.md"
 REGENERATE = "make training-doc"

@@ -14,16 +14,27 @@ from botocore.exceptions import ClientError, NoCredentialsError
 
 from tests.assemblies import write_assembly as write_stacks
 from tests.synth import ROOT, SynthesizedStage
-from tools import deploy
-from tools.deploy import Check, Deps, Identity, Prerequisites, StageStacks, run_checks
+from tools import deploy, idle_cost, retained, stage
+from tools.deploy import Deps
+from tools.prerequisites import (
+    DEFAULT_BOOTSTRAP_VERSION,
+    Check,
+    Identity,
+    Prerequisites,
+    execution_role_arn,
+    failed,
+    required_bootstrap_version,
+    run_checks,
+)
+from tools.retained import StageStacks
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
 CALLER = f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/alice"
 EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/cdk-hnb659fds-cfn-exec-role-{ACCOUNT}-{REGION}"
 OTHER_ADMIN = f"arn:aws:iam::{ACCOUNT}:role/LakeAdmins"
-SANDBOX = deploy.load_stage_config("sandbox")
-PROD = deploy.load_stage_config("prod")
+SANDBOX = stage.load_stage_config("sandbox")
+PROD = stage.load_stage_config("prod")
 
 
 def client_error(code: str, message: str = "", operation: str = "Operation") -> ClientError:
@@ -193,7 +204,7 @@ def test_a_bootstrapped_account_passes_every_check_on_moto(moto_endpoint: str) -
     topic = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
     checks.cloudformation.create_stack(StackName="CDKToolkit", TemplateBody=json.dumps(topic))
     identity = checks.sts.get_caller_identity()
-    exec_role = deploy.execution_role_arn(Identity(identity["Account"], identity["Arn"]), region)
+    exec_role = execution_role_arn(Identity(identity["Account"], identity["Arn"]), region)
     checks.lakeformation.put_data_lake_settings(
         DataLakeSettings={"DataLakeAdmins": [{"DataLakePrincipalIdentifier": exec_role}]}
     )
@@ -236,7 +247,7 @@ def test_lake_formation_command_keeps_the_current_settings_on_moto(moto_endpoint
     words = shlex.split(check.fix)
     assert words[:4] == ["aws", "lakeformation", "put-data-lake-settings", "--region"]
     settings = json.loads(words[words.index("--data-lake-settings") + 1])
-    role = deploy.execution_role_arn(Identity(identity["Account"], identity["Arn"]), region)
+    role = execution_role_arn(Identity(identity["Account"], identity["Arn"]), region)
     assert settings["DataLakeAdmins"] == [*before["DataLakeAdmins"], {"DataLakePrincipalIdentifier": role}]
     assert settings["CreateDatabaseDefaultPermissions"] == before["CreateDatabaseDefaultPermissions"]
     checks.lakeformation.put_data_lake_settings(DataLakeSettings=settings)  # the command's document is accepted
@@ -257,7 +268,7 @@ def test_missing_credentials_fail_and_skip_the_other_checks() -> None:
         ("Lake Formation admin", "skip"),
         ("SageMaker quota", "skip"),
     ]
-    assert deploy.failed(results)
+    assert failed(results)
 
 
 def test_expired_credentials_say_so() -> None:
@@ -274,7 +285,7 @@ def test_credentials_of_another_account_than_the_stage_pins_fail() -> None:
 
 def test_assumed_role_sessions_are_known_by_their_role() -> None:
     assert IDENTITY.principal_arn == f"arn:aws:iam::{ACCOUNT}:role/Admin"
-    assert deploy.execution_role_arn(IDENTITY, REGION) == EXEC_ROLE
+    assert execution_role_arn(IDENTITY, REGION) == EXEC_ROLE
 
 
 # ---------------------------------------------------------------------------
@@ -305,8 +316,8 @@ def test_the_required_version_comes_from_the_assembly(sandbox: SynthesizedStage,
     required = max(
         a.get("properties", {}).get("requiresBootstrapStackVersion", 0) for a in manifest["artifacts"].values()
     )
-    assert deploy.required_bootstrap_version(sandbox.outdir) == required >= 6
-    assert deploy.required_bootstrap_version(tmp_path) == deploy.DEFAULT_BOOTSTRAP_VERSION
+    assert required_bootstrap_version(sandbox.outdir) == required >= 6
+    assert required_bootstrap_version(tmp_path) == DEFAULT_BOOTSTRAP_VERSION
 
 
 # ---------------------------------------------------------------------------
@@ -400,7 +411,7 @@ def test_a_training_quota_below_the_parallel_jobs_is_a_warning() -> None:
 
 
 def test_spot_training_checks_the_spot_quota() -> None:
-    prod = deploy.load_stage_config("prod")
+    prod = stage.load_stage_config("prod")
     check = training_quota({"ml.m5.large for spot training job usage": 4.0}, prod)
     assert check.status == "ok" and "(needs 1, up to 4)" in check.message
 
@@ -621,7 +632,7 @@ def test_retained_resources_of_the_synthesized_stages_are_listed(sandbox: Synthe
         for logical_id, resource in template["Resources"].items()
         if resource.get("DeletionPolicy") in ("Retain", "RetainExceptOnCreate", "Snapshot")
     }
-    assert {(r.stack, r.logical_id) for r in deploy.retained_resources(sandbox.outdir)} == expected
+    assert {(r.stack, r.logical_id) for r in retained.retained_resources(sandbox.outdir)} == expected
 
 
 def test_a_failing_cdk_deploy_exits_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -637,10 +648,10 @@ def test_an_unknown_stage_is_bad_input(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_a_refusal_lists_retained_resources_only_from_a_synth_of_that_stage(tmp_path: Path) -> None:
     write_stage_assembly(tmp_path / "sandbox", "sandbox")
-    text = deploy.refusal(PROD, tmp_path / "sandbox")
+    text = retained.refusal(PROD, tmp_path / "sandbox")
     assert "Retained on delete" not in text and "`make synth STAGE=prod` lists the resources it retains" in text
     write_stage_assembly(tmp_path / "prod", "prod")
-    assert "MlPipeline-prod-DataLake: RawZone (AWS::S3::Bucket)" in deploy.refusal(PROD, tmp_path / "prod")
+    assert "MlPipeline-prod-DataLake: RawZone (AWS::S3::Bucket)" in retained.refusal(PROD, tmp_path / "prod")
 
 
 def test_stage_stacks_skip_stacks_that_do_not_exist() -> None:
@@ -662,13 +673,13 @@ def test_the_makefile_targets_run_the_tools() -> None:
 
 
 def test_the_cost_table_in_the_deploy_guide_matches_the_synthesized_sandbox(sandbox: SynthesizedStage) -> None:
-    table = deploy.cost_table(deploy.idle_cost(sandbox.outdir))
+    table = idle_cost.cost_table(idle_cost.idle_cost(sandbox.outdir))
     guide = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
     assert table in guide, "docs/deploy.md's cost table is stale; regenerate it with `python -m tools.deploy cost`"
 
 
 def test_idle_cost_counts_come_from_the_templates(sandbox: SynthesizedStage) -> None:
-    lines = {line.component: line for line in deploy.idle_cost(sandbox.outdir)}
+    lines = {line.component: line for line in idle_cost.idle_cost(sandbox.outdir)}
     keys = sum(len(sandbox.resources(unit, "AWS::KMS::Key")) for unit in sandbox.templates)
     assert lines["KMS customer managed keys"].count == f"{keys} keys"
     assert lines["Interface VPC endpoints"].count == "5 endpoints x 2 AZs"
@@ -680,10 +691,10 @@ def test_idle_cost_counts_come_from_the_templates(sandbox: SynthesizedStage) -> 
 
 
 def test_cron_schedules_give_runs_per_day() -> None:
-    assert deploy._runs_per_day("cron(0 3 * * ? *)") == 1
-    assert deploy._runs_per_day("cron(0,30 1,13 * * ? *)") == 4
-    assert deploy._runs_per_day("cron(0 3 ? * MON *)") is None
+    assert idle_cost._runs_per_day("cron(0 3 * * ? *)") == 1
+    assert idle_cost._runs_per_day("cron(0,30 1,13 * * ? *)") == 4
+    assert idle_cost._runs_per_day("cron(0 3 ? * MON *)") is None
 
 
 def test_a_package_group_that_was_never_deployed_has_nothing_to_delete() -> None:
-    assert deploy.delete_model_packages(FakeRegistry({}), "mlpipeline-sandbox-housing") == 0
+    assert retained.delete_model_packages(FakeRegistry({}), "mlpipeline-sandbox-housing") == 0

@@ -185,7 +185,7 @@ def test_refuses_without_credentials(monkeypatch: pytest.MonkeyPatch, capsys: py
         def get_caller_identity(self) -> Any:
             raise NoCredentialsError()
 
-    monkeypatch.setattr("tools.deploy._session", lambda profile: NoCredentials())
+    monkeypatch.setattr("tools.stage.session", lambda profile: NoCredentials())
     assert train.main(["--stage", "sandbox"]) == 2
     err = capsys.readouterr().err
     assert "FAIL  credentials" in err and "no AWS credentials found" in err
