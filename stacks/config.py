@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from contracts.time_budget import GATEWAY_TIMEOUT_SECONDS, MIN_FUNCTION_TIMEOUT_SECONDS
-from stacks import image_uris, instance_types, names
+from stacks import guardrails, image_uris, instance_types, names
 from stacks.identifiers import (
     IAM_ARN_PATTERN,
     email_problem,
@@ -30,6 +30,7 @@ from stacks.identifiers import (
     iam_principal_key,
     mailbox_key,
 )
+from stacks.model_source import PACKAGE_ARN_FORM, model_source, parse_package_arn
 from stacks.regions import REGION_PATTERN, partition_of, region_problem
 from stacks.schedules import schedule_problem
 
@@ -416,6 +417,12 @@ class ObservabilityConfig:
 VARIANT_NAME_PATTERN = r"[A-Za-z0-9](-*[A-Za-z0-9]){0,62}"
 
 
+def _package_arn_problem(value: str) -> str | None:
+    if parse_package_arn(value) is None:
+        return f"must be {PACKAGE_ARN_FORM} (lowercase group, version from 1)"
+    return None
+
+
 @dataclass(frozen=True)
 class VariantConfig:
     """One production variant: its traffic weight and autoscaling bounds."""
@@ -440,15 +447,146 @@ class VariantConfig:
         pattern=r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\x00-\x1f\x7f]{1,900}\.tar\.gz",
         doc="defaults to the built model asset",
     )
+    model_package_arn: str | None = setting(
+        None,
+        check=_package_arn_problem,
+        doc=f"{PACKAGE_ARN_FORM} of the stage's model package group, serving instead of the bundled model "
+        "(`make promote` pins it)",
+    )
     baseline_url: str | None = setting(
         None,
         pattern=r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\x00-\x1f\x7f*?]{1,900}\.json",
-        doc="the drift baseline of the model at model_data_url (the training run's "
-        "statistics/runs/<run>/drift_baseline.json); the bundled model's travels with it",
+        doc="the drift baseline of the model at model_data_url or model_package_arn (its training run's "
+        "statistics/runs/<run>/drift_baseline.json; `make promote` sets it); the bundled model's travels with it",
     )
 
 
 MAX_VARIANTS = 10  # production variants per SageMaker endpoint config
+DEPLOYMENT_MODES = {
+    "all_at_once": guardrails.ALL_AT_ONCE,
+    "canary": guardrails.CANARY,
+    "linear": guardrails.LINEAR,
+    "rolling": guardrails.ROLLING,
+}
+STEP_UNITS = {"instances": guardrails.INSTANCE_COUNT, "percent": guardrails.CAPACITY_PERCENT}
+# The endpoint's alarms on the new fleet that may roll an update back (the Inference stack creates them).
+ROLLBACK_ALARMS = ("invocation_5xx", "model_errors", "model_latency_p99")
+STEP_HELP = "canary: instances or percent the canary gets, at most half; linear: 10-50%; rolling: 5-50%"
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    """How an endpoint update replaces the fleet (SageMaker deployment guardrails, `stacks.guardrails`).
+
+    Blue/green modes start the new fleet beside the old one and shift traffic to it all at
+    once, to a canary first or in linear steps; `rolling` replaces the fleet in batches and
+    needs capacity for one batch only. After each step the update waits `wait_seconds`
+    while the rollback alarms watch the new fleet; one in alarm rolls the update back.
+    """
+
+    mode: Literal["all_at_once", "canary", "linear", "rolling"] = setting(
+        "all_at_once",
+        choices=tuple(DEPLOYMENT_MODES),
+        doc="blue/green all_at_once, canary or linear traffic shifting, or a rolling update (one variant only)",
+    )
+    step: int | None = setting(
+        None,
+        min=1,
+        max=100,
+        doc="canary size, linear step or rolling batch in step_unit; required by those modes, refused by all_at_once",
+    )
+    step_unit: Literal["instances", "percent"] = setting(
+        "instances", choices=tuple(STEP_UNITS), doc="step and rollback_step count instances or percent of a variant's"
+    )
+    rollback_step: int | None = setting(
+        None, min=1, max=100, doc="rolling only: batch of a rollback in step_unit (null: the old fleet at once)"
+    )
+    wait_seconds: int = setting(
+        600,
+        min=guardrails.WAIT_SECONDS[0],
+        max=guardrails.WAIT_SECONDS[1],
+        doc="baking period after each traffic step, while the rollback alarms watch the new fleet",
+    )
+    termination_wait_seconds: int = setting(
+        0,
+        min=guardrails.TERMINATION_WAIT_SECONDS[0],
+        max=guardrails.TERMINATION_WAIT_SECONDS[1],
+        doc="blue/green only: final baking period before the old fleet is terminated",
+    )
+    max_execution_timeout_seconds: int = setting(
+        3600,
+        min=guardrails.MAX_EXECUTION_TIMEOUT_SECONDS[0],
+        max=guardrails.MAX_EXECUTION_TIMEOUT_SECONDS[1],
+        doc="the whole update; longer than all its waits",
+    )
+    rollback_alarms: tuple[str, ...] = field(
+        default_factory=lambda: ROLLBACK_ALARMS,
+        metadata=rule(
+            choices=ROLLBACK_ALARMS,
+            unique=lambda name: name,
+            doc="the endpoint's new-fleet alarms whose ALARM state rolls an update back, each once",
+        ),
+    )
+
+    @property
+    def kind(self) -> str:
+        return DEPLOYMENT_MODES[self.mode]
+
+    @property
+    def unit(self) -> str:
+        return STEP_UNITS[self.step_unit]
+
+    def fleets(self, inference: InferenceConfig) -> list[guardrails.Fleet]:
+        """Each variant as an update finds it: autoscaling may have taken it anywhere from min to max."""
+        return [
+            guardrails.Fleet(
+                v.name, v.instance_type, v.min_capacity, v.max_capacity if inference.autoscaling else v.min_capacity
+            )
+            for v in inference.variants
+        ]
+
+    def validate(self, path: str, inference: InferenceConfig) -> None:
+        """The limits that depend on the variants (run by InferenceConfig.check, after the variants' own)."""
+        if self.mode == "all_at_once" and self.step is not None:
+            raise ConfigError(f"{path}.step", self.step, "applies only to modes canary, linear and rolling; remove it")
+        if self.mode != "all_at_once" and self.step is None:
+            raise ConfigError(f"{path}.step", None, f"is required by mode {self.mode!r} ({STEP_HELP})")
+        if self.mode != "rolling" and self.rollback_step is not None:
+            raise ConfigError(f"{path}.rollback_step", self.rollback_step, "applies only to mode 'rolling'; remove it")
+        if self.mode == "rolling" and self.termination_wait_seconds:
+            raise ConfigError(
+                f"{path}.termination_wait_seconds",
+                self.termination_wait_seconds,
+                "applies only to blue/green modes (all_at_once, canary, linear); a rolling update has none",
+            )
+        if self.mode == "rolling" and len(inference.variants) > 1:
+            raise ConfigError(
+                f"{path}.mode",
+                self.mode,
+                f"cannot update an endpoint with {len(inference.variants)} variants: SageMaker excludes "
+                "multi-variant endpoints from rolling updates; use a blue/green mode",
+            )
+        fleets = self.fleets(inference)
+        problems = [guardrails.step_problem(self.kind, self.step, self.unit, f) for f in fleets] if self.step else []
+        problem = next(filter(None, problems), None)
+        if problem:
+            raise ConfigError(f"{path}.step", self.step, problem)
+        if not self.rollback_alarms:
+            raise ConfigError(
+                f"{path}.rollback_alarms",
+                [],
+                f"must name at least one of {list(ROLLBACK_ALARMS)}: nothing would roll a bad update back",
+            )
+        waiting = guardrails.waiting_seconds(
+            self.kind, self.step, self.unit, self.wait_seconds, self.termination_wait_seconds, fleets
+        )
+        if self.max_execution_timeout_seconds <= waiting:
+            raise ConfigError(
+                f"{path}.max_execution_timeout_seconds",
+                self.max_execution_timeout_seconds,
+                f"must be longer than the update's waits: up to {waiting} s (wait_seconds after each of its steps "
+                "plus termination_wait_seconds)",
+            )
 
 
 @dataclass(frozen=True)
@@ -483,6 +621,7 @@ class InferenceConfig:
     invocation_5xx_threshold: int = setting(5, min=1, max=100000)
     model_error_threshold: int = setting(5, min=1, max=100000)
     cpu_utilization_percent: int = setting(80, min=1, max=10000, doc="summed over vCPUs, so it may exceed 100")
+    deployment: DeploymentConfig = field(default_factory=DeploymentConfig)
 
     def check(self, path: str, stage: StageConfig) -> None:
         if not 1 <= len(self.variants) <= MAX_VARIANTS:
@@ -513,6 +652,7 @@ class InferenceConfig:
                 "may be false only when a variant's instance type has NVMe instance storage (SageMaker rejects "
                 "a KMS volume key there); otherwise every compliance pack requires the key",
             )
+        self.deployment.validate(f"{path}.deployment", self)
 
     def _check_variant(self, where: str, variant: VariantConfig, stage: StageConfig) -> None:
         if variant.min_capacity > variant.max_capacity:
@@ -532,12 +672,21 @@ class InferenceConfig:
                 "must be at least 2 while autoscaling is on (readiness rule RDY-SM7: one instance cannot span "
                 "Availability Zones); a sandbox may run 1 instance with autoscaling: false",
             )
-        if variant.baseline_url is not None and variant.model_data_url is None:
+        if variant.baseline_url is not None and model_source(variant).kind == "bundled":
             raise ConfigError(
                 f"{where}.baseline_url",
                 variant.baseline_url,
-                "is for a variant that serves model_data_url; the bundled model's baseline "
+                "is for a variant that serves model_data_url or model_package_arn; the bundled model's baseline "
                 "(model/drift_baseline.json) is the one it was trained with",
+            )
+        if variant.model_package_arn is not None:
+            self._check_package(where, variant.model_package_arn, variant, stage)
+        if guardrails.excluded(variant.instance_type):
+            raise ConfigError(
+                f"{where}.instance_type",
+                variant.instance_type,
+                "is an Inf1 type, which SageMaker deployment guardrails exclude (updates would shift all traffic at "
+                "once, without baking or rollback); pick another type, for example ml.inf2",
             )
         parsed = instance_types.parse(variant.instance_type)
         if self.autoscaling and parsed is not None and parsed.burstable:
@@ -553,6 +702,23 @@ class InferenceConfig:
                 "has NVMe instance storage, which rejects a KMS volume key; pick a type without instance storage "
                 "or set volume_encryption: false (SageMaker encrypts instance storage with a hardware key)",
             )
+
+    @staticmethod
+    def _check_package(where: str, arn: str, variant: VariantConfig, stage: StageConfig) -> None:
+        """A package of this stage's group, in its region and account: the endpoint's role reads only the
+        artifacts its own training pipeline writes."""
+        path = f"{where}.model_package_arn"
+        if variant.model_data_url is not None:
+            raise ConfigError(path, arn, "and model_data_url exclude each other: a variant serves one model")
+        package = parse_package_arn(arn)
+        assert package is not None  # the pattern was checked
+        group = names.model_package_group_name(stage.name)
+        if package.group != group:
+            raise ConfigError(path, arn, f"must be a version of this stage's model package group {group}")
+        if stage.region and (package.region, package.partition) != (stage.region, partition_of(stage.region)):
+            raise ConfigError(path, arn, f"must be a package in the stage's region {stage.region}")
+        if stage.account and package.account != stage.account:
+            raise ConfigError(path, arn, f"must be a package of the stage's account {stage.account}")
 
 
 # Hyperparameters of SageMaker's built-in XGBoost that a tuning job may search, with the
@@ -735,13 +901,14 @@ class MonitoringConfig:
                 raise ConfigError(f"{path}.variants[{i}]", name, f"must name one of inference.variants {names}")
         inference_path = f"{path.rsplit('.', 1)[0]}.inference.variants"
         for variant in self.monitored(stage.inference):
-            if variant.model_data_url is not None and variant.baseline_url is None:
+            source = model_source(variant)
+            if source.kind != "bundled" and variant.baseline_url is None:
                 raise ConfigError(
                     f"{inference_path}[{names.index(variant.name)}].baseline_url",
                     None,
-                    f"is required: variant {variant.name!r} serves model_data_url and is monitored, and only its "
-                    "training run knows its baseline (statistics/runs/<run>/drift_baseline.json in the curated zone); "
-                    "or leave it out of monitoring.variants",
+                    f"is required: variant {variant.name!r} serves {source.kind} and is monitored, and only its "
+                    "training run knows its baseline (statistics/runs/<run>/drift_baseline.json in the curated zone; "
+                    "make promote sets it for a package); or leave it out of monitoring.variants",
                 )
 
 

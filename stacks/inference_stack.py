@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import aws_cdk as cdk
 from aws_cdk import aws_applicationautoscaling as autoscaling
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sagemaker as sagemaker
@@ -16,11 +19,15 @@ from constructs import Construct
 from stacks.access import Zone, allow_key, allow_zone, import_zone, role_policy
 from stacks.bundling import ROOT
 from stacks.capture_table import CaptureTable
+from stacks.common import allow_event_rules, dead_letter_queue
 from stacks.compliance import acknowledge, skip_cfn_lint
 from stacks.config import InferenceConfig, VariantConfig
+from stacks.endpoint_alarms import ENDPOINT_ALARMS, endpoint_alarm
+from stacks.endpoint_update import DEPLOYMENT_STATE_CHANGE, deployment_config
 from stacks.image_uris import xgboost_image_uri
 from stacks.instance_types import has_nvme
 from stacks.keys import customer_key
+from stacks.model_source import model_source
 from stacks.names import variant_id
 from stacks.sagemaker_access import allow_sagemaker_job, sagemaker_role
 from stacks.training_flow import MODELS_PREFIX
@@ -28,7 +35,6 @@ from stacks.training_flow import MODELS_PREFIX
 MODEL_ARTIFACT = ROOT / "model" / "model.tar.gz"
 FEATURE_STATISTICS = ROOT / "model" / "feature_statistics.json"
 CAPTURE_PREFIX = "inference-capture/"
-METRIC_NAMESPACE = "AWS/SageMaker"
 
 INSTANCE_STORAGE_KMS_RULES = (
     "HIPAA.Security-SageMakerEndpointConfigurationKMSKeyConfigured",
@@ -42,13 +48,17 @@ SCALABLE_TARGET_DEPENDS_REASON = (
 
 
 class InferenceStack(cdk.Stack):
-    """Owns the model, endpoint config, endpoint, its autoscaling and its alarms.
+    """Owns the models, endpoint config, endpoint, its autoscaling, its alarms and its update policy.
 
     Exposes `endpoint_name`, `endpoint_arn`, `variant_names`, `key` (the inference CMK,
-    also the ML storage volume key), `alarms` and `capture_table` (the Glue table over what
-    data capture writes, in the raw database). The model runs in the isolated subnets
-    with network isolation; the endpoint keeps instance counts set by autoscaling across
-    deployments (variant weights and data capture still follow the config).
+    also the ML storage volume key), `alarms` (per variant, on the serving fleet),
+    `rollback_alarms` (on the new fleet of an update) and `capture_table` (the Glue table
+    over what data capture writes, in the raw database). Each variant's model runs in the
+    isolated subnets with network isolation and serves the bundled artifact, an S3 artifact
+    or a registered model package (`stacks.model_source`). The endpoint keeps instance
+    counts set by autoscaling across deployments (variant weights and data capture still
+    follow the config); an update follows the stage's deployment guardrails and rolls back
+    when a rollback alarm fires, and every deployment state change reaches the alarm topic.
     """
 
     def __init__(
@@ -57,6 +67,7 @@ class InferenceStack(cdk.Stack):
         construct_id: str,
         *,
         config: InferenceConfig,
+        endpoint_name: str,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         s3_prefix_list_id: str,
@@ -78,7 +89,9 @@ class InferenceStack(cdk.Stack):
             removal_policy=cdk.RemovalPolicy.DESTROY,
         )
         self.image_uri = self.image_uri_of(config, self.region)
-        self.model_asset = s3_assets.Asset(self, "ModelArtifact", path=str(MODEL_ARTIFACT))
+        # The bundled model is uploaded only while a variant serves it.
+        bundled = any(model_source(v).kind == "bundled" for v in config.variants)
+        self.model_asset = s3_assets.Asset(self, "ModelArtifact", path=str(MODEL_ARTIFACT)) if bundled else None
 
         self.vpc_arn = self.format_arn(service="ec2", resource="vpc", resource_name=vpc.vpc_id)
         self.role, self.policy = self._execution_role(capture, artifacts)
@@ -128,19 +141,28 @@ class InferenceStack(cdk.Stack):
         )
         if not config.volume_encryption:
             self._acknowledge_instance_storage(config)
+        self.endpoint_name = endpoint_name
+        self.endpoint_arn = self.format_arn(
+            service="sagemaker", resource="endpoint", resource_name=endpoint_name.lower()
+        )
+        self.variant_names = [v.name for v in config.variants]
+        self.alarms = self._alarms(alarm_topic, ENDPOINT_ALARMS, new_fleet=False)
+        self.rollback_alarms = self._alarms(alarm_topic, config.deployment.rollback_alarms, new_fleet=True)
+        rollback_policy = self._rollback_alarms_policy()
         self.endpoint = sagemaker.CfnEndpoint(
             self,
             "Endpoint",
+            endpoint_name=endpoint_name,
             endpoint_config_name=self.endpoint_config.attr_endpoint_config_name,
             retain_all_variant_properties=True,
             exclude_retained_variant_properties=[
                 sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DesiredWeight"),
                 sagemaker.CfnEndpoint.VariantPropertyProperty(variant_property_type="DataCaptureConfig"),
             ],
+            deployment_config=deployment_config(config.deployment, self.rollback_alarms),
         )
-        self.endpoint_name = self.endpoint.attr_endpoint_name
-        self.endpoint_arn = self.endpoint.ref
-        self.variant_names = [v.name for v in config.variants]
+        # SageMaker reads the rollback alarms with the execution role during an update.
+        self.endpoint.node.add_dependency(rollback_policy)
         self.capture_table = CaptureTable(
             self,
             "CaptureTable",
@@ -152,7 +174,7 @@ class InferenceStack(cdk.Stack):
         if config.autoscaling:
             for variant in config.variants:
                 self._autoscale(variant)
-        self.alarms = self._alarms(alarm_topic)
+        self._notify_deployments(alarm_topic)
 
     def _acknowledge_instance_storage(self, config: InferenceConfig) -> None:
         """No KMS volume key: the config allows it only when a variant has NVMe instance storage."""
@@ -175,8 +197,9 @@ class InferenceStack(cdk.Stack):
         cannot read or delete them), write logs, and manage network interfaces in this VPC."""
         role = sagemaker_role(self, "ExecutionRole", description="SageMaker endpoint execution role")
         policy = role_policy(self, "ExecutionPolicy", role, description="SageMaker model hosting")
-        artifact = self.model_asset.bucket.arn_for_objects(self.model_asset.s3_object_key)
-        policy.add_statements(iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifact]))
+        if self.model_asset is not None:
+            artifact = self.model_asset.bucket.arn_for_objects(self.model_asset.s3_object_key)
+            policy.add_statements(iam.PolicyStatement(actions=["s3:GetObject"], resources=[artifact]))
         allow_sagemaker_job(
             policy,
             role,
@@ -196,16 +219,24 @@ class InferenceStack(cdk.Stack):
         return role, policy
 
     def _model(self, variant: VariantConfig, subnet_ids: list[str]) -> sagemaker.CfnModel:
+        """The variant's model, isolated in the VPC whatever it serves; a registered package brings its own
+        container and artifact (the same XGBoost image, an artifact under the training bucket's models/)."""
+        source = model_source(variant)
+        if source.kind == "model_package":
+            container = sagemaker.CfnModel.ContainerDefinitionProperty(model_package_name=source.location)
+        else:
+            assert source.location is not None or self.model_asset is not None
+            container = sagemaker.CfnModel.ContainerDefinitionProperty(
+                image=self.image_uri,
+                model_data_url=source.location or self.model_asset.s3_object_url,  # type: ignore[union-attr]
+                mode="SingleModel",
+            )
         model = sagemaker.CfnModel(
             self,
             f"Model{variant_id(variant.name)}",
             execution_role_arn=self.role.role_arn,
             enable_network_isolation=True,
-            primary_container=sagemaker.CfnModel.ContainerDefinitionProperty(
-                image=self.image_uri,
-                model_data_url=variant.model_data_url or self.model_asset.s3_object_url,
-                mode="SingleModel",
-            ),
+            primary_container=container,
             vpc_config=sagemaker.CfnModel.VpcConfigProperty(
                 security_group_ids=[self.security_group.security_group_id], subnets=subnet_ids
             ),
@@ -243,64 +274,64 @@ class InferenceStack(cdk.Stack):
             ),
         )
 
-    def _alarms(self, topic: sns.ITopic) -> list[cloudwatch.Alarm]:
-        """Latency p99, 5XX, model errors and CPU per variant, each notifying the alarm topic."""
-        config = self.config
+    def _alarms(self, topic: sns.ITopic, names: Iterable[str], *, new_fleet: bool) -> list[cloudwatch.Alarm]:
+        """Per variant, an alarm of each spec in `names` on whichever fleet serves the variant, or
+        (`new_fleet`) on the fleet of this template's endpoint config.
+
+        During an update the latter is the new fleet: CloudFormation updates those alarms to the
+        new config's name before the endpoint (which names them), and SageMaker publishes the
+        endpoint's metrics per config as well (dimension EndpointConfigName).
+        """
+        fleet = {"EndpointConfigName": self.endpoint_config.attr_endpoint_config_name} if new_fleet else {}
         alarms = []
-        for variant in config.variants:
-            dimensions = {"EndpointName": self.endpoint_name, "VariantName": variant.name}
-            specs = (
-                (
-                    "ModelLatencyP99",
-                    "ModelLatency",
-                    METRIC_NAMESPACE,
-                    "p99",
-                    config.latency_p99_ms * 1000,
-                    "p99 model latency above the limit (microseconds)",
-                ),
-                (
-                    "Invocation5XX",
-                    "Invocation5XXErrors",
-                    METRIC_NAMESPACE,
-                    "Sum",
-                    config.invocation_5xx_threshold,
-                    "endpoint returned 5XX errors",
-                ),
-                (
-                    "ModelErrors",
-                    "InvocationModelErrors",
-                    METRIC_NAMESPACE,
-                    "Sum",
-                    config.model_error_threshold,
-                    "the model container failed requests",
-                ),
-                (
-                    "CpuUtilization",
-                    "CPUUtilization",
-                    "/aws/sagemaker/Endpoints",
-                    "Average",
-                    config.cpu_utilization_percent,
-                    "instances are CPU bound",
-                ),
-            )
-            for name, metric_name, namespace, statistic, threshold, description in specs:
-                alarm = cloudwatch.Alarm(
-                    self,
-                    f"{name}{variant_id(variant.name)}",
-                    alarm_description=f"SageMaker variant {variant.name}: {description}",
-                    metric=cloudwatch.Metric(
-                        namespace=namespace,
-                        metric_name=metric_name,
-                        dimensions_map=dimensions,
-                        statistic=statistic,
-                        period=cdk.Duration.minutes(1),
-                    ),
-                    threshold=threshold,
-                    evaluation_periods=5,
-                    datapoints_to_alarm=3,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        for variant in self.config.variants:
+            for name in names:
+                spec = ENDPOINT_ALARMS[name]
+                alarms.append(
+                    endpoint_alarm(
+                        self,
+                        f"{'Rollback' if new_fleet else ''}{spec.construct_id}{variant_id(variant.name)}",
+                        spec,
+                        config=self.config,
+                        dimensions={"EndpointName": self.endpoint_name, "VariantName": variant.name, **fleet},
+                        description=f"{'Rolls an update back: new fleet of ' if new_fleet else 'SageMaker '}variant "
+                        f"{variant.name}: {spec.description}",
+                        topic=topic,
+                    )
                 )
-                alarm.add_alarm_action(actions.SnsAction(topic))
-                alarms.append(alarm)
         return alarms
+
+    def _rollback_alarms_policy(self) -> iam.ManagedPolicy:
+        """cloudwatch:DescribeAlarms on the rollback alarms, which SageMaker reads with the execution role.
+
+        A policy of its own: the alarms watch the endpoint config, which names the models, which
+        wait for the execution policy, so the execution policy cannot name the alarms.
+        """
+        policy = role_policy(self, "RollbackAlarmsPolicy", self.role, description="SageMaker reads the rollback alarms")
+        policy.add_statements(
+            iam.PolicyStatement(
+                actions=["cloudwatch:DescribeAlarms"], resources=[alarm.alarm_arn for alarm in self.rollback_alarms]
+            )
+        )
+        return policy
+
+    def _notify_deployments(self, topic: sns.ITopic) -> None:
+        """Every deployment state change of this endpoint (started, baking, rolling back, rolled back,
+        completed) reaches the alarm topic; undeliverable events wait in a queue."""
+        allow_event_rules(self.key)
+        events.Rule(
+            self,
+            "DeploymentStateRule",
+            description="Deployment state changes of the SageMaker endpoint, rollbacks included",
+            event_pattern=events.EventPattern(
+                source=["aws.sagemaker"], detail_type=[DEPLOYMENT_STATE_CHANGE], resources=[self.endpoint_arn]
+            ),
+            targets=[
+                targets.SnsTopic(
+                    sns.Topic.from_topic_arn(
+                        self, "DeploymentTopic", self.format_arn(service="sns", resource=topic.topic_name)
+                    ),
+                    dead_letter_queue=dead_letter_queue(self, "UndeliveredDeploymentEvents", key=self.key),
+                )
+            ],
+        )

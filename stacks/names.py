@@ -3,10 +3,10 @@
 The stage name is part of every stack name and of the account-wide names that let two
 stages share an account (Glue databases, LF-tag keys, the Athena workgroups, the Glue
 security configuration, the WAF log group, the CloudTrail trail, the model package
-group). Each service limits length and characters, so `stacks.config` validates a stage
-name against :data:`LIMITS`: a name that passes
-fits every derived name. A new stage-derived name is added here, next to its limit, and
-the stacks build it with the function defined here; the stage-name rule follows.
+group, the endpoint). Each service limits length and characters, so `stacks.config`
+validates a stage name against :data:`LIMITS`: a name that passes fits every derived name.
+A new stage-derived name is added here, next to its limit, and the stacks build it with the
+function defined here; the stage-name rule follows.
 """
 
 from __future__ import annotations
@@ -66,6 +66,16 @@ def model_package_group_name(stage: str) -> str:
     return f"{LAKE_PREFIX}-{stage}-housing"
 
 
+def endpoint_name(stage: str) -> str:
+    """The SageMaker endpoint of a stage.
+
+    Named so that the alarms that roll an update back can name the endpoint before it is
+    updated: they must watch the new fleet while SageMaker shifts traffic to it, so they
+    are updated first and cannot wait for the endpoint's generated name.
+    """
+    return f"{LAKE_PREFIX}-{stage}-serving"
+
+
 def variant_id(variant: str) -> str:
     """The construct-id part of a production variant (its models, scaling and alarms)."""
     return variant.replace("-", "").capitalize()
@@ -109,6 +119,7 @@ LIMITS = (
         r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
         lambda stage: [model_package_group_name(stage)],
     ),
+    NameLimit("SageMaker endpoint name", 63, r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", lambda stage: [endpoint_name(stage)]),
     NameLimit("tag value", 256, r"[A-Za-z0-9 _.:/=+@-]*", lambda stage: [stage]),
 )
 

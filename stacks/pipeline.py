@@ -16,7 +16,7 @@ from stacks.etl_stack import EtlStack
 from stacks.inference_stack import InferenceStack
 from stacks.ingestion_stack import IngestionStack
 from stacks.monitoring_stack import MonitoringStack
-from stacks.names import stack_name, trail_name
+from stacks.names import endpoint_name, stack_name, trail_name
 from stacks.network_stack import NetworkStack
 from stacks.observability_stack import ObservabilityStack
 from stacks.training_stack import TrainingStack
@@ -109,6 +109,7 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         app,
         stack_name(config.name, "Inference"),
         config=config.inference,
+        endpoint_name=endpoint_name(config.name),
         vpc=network.vpc,
         subnets=network.subnets,
         s3_prefix_list_id=network.s3_prefix_list_id,
@@ -131,6 +132,8 @@ def build_pipeline(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         description="ML pipeline: inference REST API with WAF",
         **common,
     )
+    # The API names the endpoint by its stage-derived name; it is deployed after the endpoint.
+    api.add_dependency(inference, "calls the endpoint")
     monitoring = MonitoringStack(
         app,
         stack_name(config.name, "Monitoring"),

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from contracts import model_package as package
 from stacks.config import XGBOOST_TUNING_BOUNDS, TrainingConfig
 from stacks.etl_stack import TRAINING_PREFIX
 
@@ -204,10 +205,10 @@ def definition(
     group_name: str,
     instance_types: list[str],
     subnet_count: int,
-    contract_version: int,
-    contract_sha256: str,
+    contract: dict[str, str],
 ) -> dict[str, Any]:
-    """The whole state machine (see the module docstring)."""
+    """The whole state machine (see the module docstring); `contract` is the fingerprint of the event
+    contract the package records (`contracts.model_package.contract_fingerprint`)."""
     report_uri = f"States.Format('s3://${{ArtifactsBucket}}/{evaluation_key()}', $.run.tuning_job)"
     dimensions = [{"Name": METRIC_DIMENSION, "Value": group_name}]
     states: dict[str, Any] = {
@@ -263,7 +264,7 @@ def definition(
             "sagemaker:describeModelPackage",
             {"ModelPackageName.$": "$.approved.arns[0]"},
             selector={
-                "validation_rmse.$": "$.CustomerMetadataProperties.validation_rmse",
+                "validation_rmse.$": f"$.CustomerMetadataProperties.{package.VALIDATION_RMSE}",
                 "model_package_arn.$": "$.ModelPackageArn",
             },
             result="$.current",
@@ -348,14 +349,13 @@ def definition(
                     "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri.$": report_uri}}
                 },
                 "CustomerMetadataProperties": {
-                    "validation_rmse.$": "States.Format('{}', $.tuning.validation_rmse)",
-                    "tuning_job.$": "$.run.tuning_job",
-                    "best_training_job.$": "$.tuning.best_training_job",
-                    "training_data": f"s3://${{CuratedBucket}}/{TRAINING_PREFIX}",
-                    "etl_run.$": "$.run.etl_run",
-                    "contract_version": str(contract_version),
-                    "contract_sha256": contract_sha256,
-                    "execution.$": "$$.Execution.Name",
+                    f"{package.VALIDATION_RMSE}.$": "States.Format('{}', $.tuning.validation_rmse)",
+                    f"{package.TUNING_JOB}.$": "$.run.tuning_job",
+                    f"{package.BEST_TRAINING_JOB}.$": "$.tuning.best_training_job",
+                    package.TRAINING_DATA: f"s3://${{CuratedBucket}}/{TRAINING_PREFIX}",
+                    f"{package.ETL_RUN}.$": "$.run.etl_run",
+                    **contract,
+                    f"{package.EXECUTION}.$": "$$.Execution.Name",
                 },
             },
             selector={"arn.$": "$.ModelPackageArn"},

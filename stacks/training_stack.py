@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import aws_cdk as cdk
@@ -17,7 +16,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-import contracts
+from contracts.model_package import contract_fingerprint
 from stacks.access import Zone, allow_key, allow_zone, finding_id, import_zone, role_policy
 from stacks.buckets import access_log_bucket, kms_bucket
 from stacks.common import (
@@ -183,15 +182,13 @@ class TrainingStack(cdk.Stack):
         )
 
         subnet_ids = vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids
-        contract = contracts.load()
         flow = definition(
             config,
             image_uri=image_uri,
             group_name=self.model_package_group_name,
             instance_types=endpoint_instance_types,
             subnet_count=len(subnet_ids),
-            contract_version=contract.version,
-            contract_sha256=hashlib.sha256(contracts.contract_text().encode("utf-8")).hexdigest(),
+            contract=contract_fingerprint(),
         )
         substitutions = {
             "TrainingRoleArn": self.training_role.role_arn,

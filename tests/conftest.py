@@ -31,10 +31,17 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
     return _stage("prod", tmp_path_factory)
 
 
+# A version of the sandbox's model package group (the sandbox pins no account, so any account passes),
+# and the drift baseline of the ETL run it was trained on.
+PACKAGE_ARN = "arn:aws:sagemaker:us-east-1:111122223333:model-package/mlpipeline-sandbox-housing/3"
+BASELINE_URL = "s3://curated-example/statistics/runs/jr_0123abcd/drift_baseline.json"
+
+
 @pytest.fixture(scope="session")
 def sandbox_options(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
-    """The sandbox with the optional features on (API keys, A/B variants, alarm e-mail),
-    synthesized once for every test of those options."""
+    """The sandbox with the optional features on (API keys, A/B variants whose challenger serves a
+    registered model package, linear blue/green updates, alarm e-mail), synthesized once for every
+    test of those options."""
     from tests.synth import CONTEXT
 
     options = {
@@ -42,8 +49,15 @@ def sandbox_options(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStag
         "inference": {
             "variants": [
                 {"name": "champion", "weight": 0.9},
-                {"name": "challenger", "weight": 0.1, "instance_type": "ml.c5.large"},
-            ]
+                {
+                    "name": "challenger",
+                    "weight": 0.1,
+                    "instance_type": "ml.c5.large",
+                    "model_package_arn": PACKAGE_ARN,
+                    "baseline_url": BASELINE_URL,
+                },
+            ],
+            "deployment": {"mode": "linear", "step": 1, "wait_seconds": 120, "termination_wait_seconds": 300},
         },
         "observability": {"alarm_emails": ["oncall@example.com"]},
     }
@@ -84,6 +98,12 @@ BOUNDARY = {
         "autoscaling": False,
         "volume_encryption": False,
         "data_capture_percentage": 0,
+        "deployment": {
+            "wait_seconds": 3600,
+            "termination_wait_seconds": 3600,
+            "max_execution_timeout_seconds": 28800,
+            "rollback_alarms": ["model_latency_p99"],
+        },
         "variants": [
             {"name": "a" * 63, "weight": 0.0, "instance_type": "ml.t2.medium", "min_capacity": 1, "max_capacity": 1},
             {
@@ -93,6 +113,15 @@ BOUNDARY = {
                 "max_capacity": 100,
                 "model_data_url": "s3://model-artifacts-0/models/jr_1/output/model.tar.gz",
                 "baseline_url": "s3://model-artifacts-0/statistics/runs/jr_1/drift_baseline.json",
+            },
+            {
+                "name": "c",
+                "weight": 0.5,
+                "min_capacity": 1,
+                "max_capacity": 1,
+                "model_package_arn": "arn:aws-cn:sagemaker:cn-north-1:000000000000:model-package/"
+                f"mlpipeline-{BOUNDARY_STAGE}-housing/9999999999",
+                "baseline_url": "s3://curated-0/statistics/runs/jr_2/drift_baseline.json",
             },
         ],
     },
@@ -121,7 +150,8 @@ BOUNDARY = {
 def boundary(tmp_path_factory: pytest.TempPathFactory) -> SynthesizedStage:
     """Accepted config values at their limits (the stage name, the smallest CIDR for six AZs, a China
     region and its ARNs, NVMe storage without a volume key, one sandbox instance without autoscaling,
-    a variant serving its own artifact with its own drift baseline), synthesized once with every
+    a variant serving its own artifact with its own drift baseline, one serving a model package of the
+    longest group name, all-at-once updates with the longest waits), synthesized once with every
     compliance pack."""
     from tests.synth import CONTEXT
 

@@ -7,7 +7,8 @@ functions, buckets, Glue, SageMaker, the API, WAF, topics...; IAM, KMS, log grou
 CDK's own custom-resource providers are left out, alarms and endpoints are folded into
 one node). An arrow ``A --> B`` means that B references A: inside a stack through Ref,
 Fn::GetAtt or Fn::Sub (directly or through resources the diagram leaves out), across
-stacks through the Fn::ImportValue of an export of A. Labelled arrows are triggers
+stacks through the Fn::ImportValue of an export of A, or by the name A is given (the
+endpoint's stage-derived name, which the API passes to its function). Labelled arrows are triggers
 (Glue triggers, WAF associations, EventBridge targets). Stack dependencies that no
 resource arrow explains are drawn as dotted arrows between the stacks.
 
@@ -83,6 +84,8 @@ OPAQUE = {
     "AWS::Glue::SecurityConfiguration",
     "AWS::Lambda::Permission",
 }
+# Resources with a name of their own that other stacks use as a plain string, not a reference.
+NAMED = {"AWS::SageMaker::Endpoint": "EndpointName"}
 CDK_PROVIDER = re.compile(r"^(Custom[A-Z]|AWS679f53fac002430cb0da5b7982bd2287|LogRetention[a-f0-9]{32})")
 
 
@@ -198,6 +201,30 @@ def exported_nodes(stacks: list[Stack]) -> dict[str, tuple[str, str]]:
     return found
 
 
+def named_nodes(stacks: list[Stack]) -> dict[str, tuple[str, str]]:
+    """Literal name -> (stack unit, node) of the resources other stacks name as plain strings."""
+    found: dict[str, tuple[str, str]] = {}
+    for stack in stacks:
+        for logical_id in stack.nodes:
+            resource = stack.resources.get(logical_id, {})
+            name = resource.get("Properties", {}).get(NAMED.get(resource.get("Type", ""), ""))
+            if isinstance(name, str):
+                found[name] = (stack.unit, logical_id)
+    return found
+
+
+def strings(value: Any) -> Iterable[str]:
+    """Every string value (not key) inside `value`."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+
+
 def trigger_edges(stack: Stack, exports: dict[str, tuple[str, str]]) -> Iterable[Edge]:
     """Labelled arrows: Glue triggers, WAF associations, EventBridge targets."""
     for logical_id, resource in sorted(stack.resources.items()):
@@ -237,7 +264,7 @@ def trigger_edges(stack: Stack, exports: dict[str, tuple[str, str]]) -> Iterable
 
 def edges_of(stacks: list[Stack]) -> tuple[list[Edge], set[tuple[str, str]]]:
     """Resource arrows, and the (producer, consumer) stack pairs they explain."""
-    exports = exported_nodes(stacks)
+    exports, named = exported_nodes(stacks), named_nodes(stacks)
     edges: set[Edge] = set()
     explained: set[tuple[str, str]] = set()
     for stack in stacks:
@@ -262,11 +289,11 @@ def edges_of(stacks: list[Stack]) -> tuple[list[Edge], set[tuple[str, str]]]:
                 nodes, names = reached(stack, props, {member})
                 for node in nodes - {logical_id}:
                     edges.add(Edge(node_id(stack.unit, node), node_id(stack.unit, logical_id)))
-                for name in names:
-                    if name in exports:
-                        unit, node = exports[name]
-                        edges.add(Edge(node_id(unit, node), node_id(stack.unit, logical_id)))
-                        explained.add((unit, stack.unit))
+                producers = [exports[name] for name in names if name in exports]
+                producers += [named[text] for text in strings(props) if named.get(text, (stack.unit,))[0] != stack.unit]
+                for unit, node in producers:
+                    edges.add(Edge(node_id(unit, node), node_id(stack.unit, logical_id)))
+                    explained.add((unit, stack.unit))
     return sorted(edges), explained
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from readiness.model import Resource, Stack, as_list, getattr_of, references
+from readiness.model import Resource, Stack, as_list, getattr_of, references, text_of
+from stacks import guardrails
 
 ENDPOINT = "AWS::SageMaker::Endpoint"
 ENDPOINT_CONFIG = "AWS::SageMaker::EndpointConfig"
@@ -45,3 +46,38 @@ def variants(config: Resource) -> Iterator[dict[str, Any]]:
     for variant in as_list(config.prop("ProductionVariants")):
         if isinstance(variant, dict):
             yield variant
+
+
+def target_variant(target: Resource) -> str | None:
+    """The variant a scalable target's ResourceId names (`endpoint/<name>/variant/<variant>`)."""
+    text = text_of(target.prop("ResourceId"))
+    return text.rsplit("/variant/", 1)[-1] if "/variant/" in text else None
+
+
+def scaled_variants(stack: Stack, endpoint: Resource) -> dict[str, Resource]:
+    """Variant name -> the scalable target that autoscales it, for one endpoint."""
+    found = {}
+    for target in scaled_endpoints(stack).get(endpoint.logical_id, []):
+        variant = target_variant(target)
+        if variant is not None:
+            found[variant] = target
+    return found
+
+
+def fleets(stack: Stack, endpoint: Resource) -> list[guardrails.Fleet]:
+    """Each variant of the endpoint as an update finds it: from its initial instances up to what
+    autoscaling may add (the scalable target's MaxCapacity)."""
+    config = config_of(stack, endpoint)
+    if config is None:
+        return []
+    scaled = scaled_variants(stack, endpoint)
+    found = []
+    for variant in variants(config):
+        name, count = str(variant.get("VariantName")), variant.get("InitialInstanceCount")
+        if not isinstance(count, int):
+            continue
+        most = scaled[name].prop("MaxCapacity") if name in scaled else count
+        found.append(
+            guardrails.Fleet(name, str(variant.get("InstanceType")), count, most if isinstance(most, int) else count)
+        )
+    return found

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import re
-from pathlib import Path
 from typing import Any
 
+from readiness.snapshots import SNAPSHOTS, snapshot_path
 from tests.synth import SynthesizedStage
 
-SNAPSHOTS = Path(__file__).parent / "__snapshots__"
 MASKS = (
     (re.compile(r"[0-9a-f]{64}"), "<asset-hash>"),
     (re.compile(r"\b2\.\d{2,3}\.\d+\b"), "<cdk-version>"),
@@ -49,7 +48,7 @@ def masked(template: dict[str, Any]) -> str:
 def test_templates_match_snapshots(every_stage: SynthesizedStage) -> None:
     mismatched = []
     for unit, template in every_stage.templates.items():
-        path = SNAPSHOTS / f"{every_stage.config.name}-{unit}.json"
+        path = snapshot_path(every_stage.config.name, unit)
         current = masked(template)
         if os.environ.get("UPDATE_SNAPSHOTS") == "1":
             SNAPSHOTS.mkdir(exist_ok=True)

@@ -12,6 +12,7 @@ import contracts
 from contracts.request_schema import JSON_CONTENT_TYPE, request_schema
 from contracts.time_budget import GATEWAY_TIMEOUT_SECONDS, OWN_WORK_SECONDS, budget
 from stacks.config import ConfigError, load_stage
+from stacks.names import endpoint_name
 from tests.synth import SynthesizedStage
 
 
@@ -123,10 +124,11 @@ def test_predict_function_in_vpc_with_endpoint_access(sandbox: SynthesizedStage)
     )
     env = props["Environment"]["Variables"]
     assert env["MAX_BATCH_SIZE"] == str(sandbox.config.api.max_batch_size)
-    assert "Fn::ImportValue" in json.dumps(env["ENDPOINT_NAME"])
+    assert env["ENDPOINT_NAME"] == endpoint_name(sandbox.config.name)
     policies = [p for k, p in sandbox.resources("Api", "AWS::IAM::ManagedPolicy").items() if k.startswith("Predict")]
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
-    assert any(s["Action"] == "sagemaker:InvokeEndpoint" and s["Resource"] != "*" for s in statements)
+    (invoke,) = [s for s in statements if s["Action"] == "sagemaker:InvokeEndpoint"]
+    assert f":endpoint/{endpoint_name(sandbox.config.name)}" in json.dumps(invoke["Resource"])
 
 
 def test_predict_asset_carries_contract_and_statistics(sandbox: SynthesizedStage) -> None:

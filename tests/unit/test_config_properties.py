@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from readiness import RULES, Assembly, Status, evaluate
 from stacks import config as cfg
+from stacks import guardrails
 from stacks.config import ConfigError, StageConfig, load_stage
 from stacks.names import LIMITS, MAX_STAGE_NAME_LENGTH
 from tests.synth import SynthesizedStage
@@ -43,6 +44,12 @@ TYPED = {
     "model_data_url": ["s3://bucket/model.tar.gz", "s3://B/x.tar.gz"],
     "baseline_url": ["s3://bucket/runs/jr_1/drift_baseline.json", "s3://bucket/x.csv"],
     "variants": ["primary", "shadow", "Primary"],
+    "model_package_arn": [
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/mlpipeline-s-housing/1",
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/mlpipeline-dev-eu-housing/12",
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/other-group/1",
+        "arn:aws:sagemaker:eu-west-1:123456789012:model-package/mlpipeline-s-housing",
+    ],
     "security_policy": ["SecurityPolicy_TLS13_1_2_2021_06", "TLS_1_2", "TLS_1_0"],
 }
 STAGE_NAMES = ["s", "dev-eu", "d" * MAX_STAGE_NAME_LENGTH]
@@ -112,6 +119,23 @@ def test_loader_returns_a_valid_config_or_one_line_error(
     assert 1 <= len(inference.variants) <= cfg.MAX_VARIANTS
     assert all(math.isfinite(v.weight) for v in inference.variants)
     assert all(2 <= v.min_capacity <= v.max_capacity for v in inference.variants if inference.autoscaling)
+    deployment = inference.deployment
+    fleets = deployment.fleets(inference)
+    if deployment.mode == "rolling":
+        assert len(inference.variants) == 1
+    if deployment.step is not None:
+        assert all(
+            guardrails.step_problem(deployment.kind, deployment.step, deployment.unit, f) is None for f in fleets
+        )
+    waits = guardrails.waiting_seconds(
+        deployment.kind,
+        deployment.step,
+        deployment.unit,
+        deployment.wait_seconds,
+        deployment.termination_wait_seconds,
+        fleets,
+    )
+    assert deployment.max_execution_timeout_seconds > waits and deployment.rollback_alarms
 
 
 def test_accepted_boundary_values_synthesize_and_pass_readiness(boundary: SynthesizedStage) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from stacks.config import ConfigError, load_stage
 from stacks.image_uris import xgboost_image_uri
+from stacks.names import endpoint_name
 from tests.synth import SynthesizedStage
 
 
@@ -46,7 +47,8 @@ def test_endpoint_retains_autoscaled_instance_counts(sandbox: SynthesizedStage) 
     assert props["RetainAllVariantProperties"] is True
     excluded = {p["VariantPropertyType"] for p in props["ExcludeRetainedVariantProperties"]}
     assert excluded == {"DesiredWeight", "DataCaptureConfig"}
-    assert "EndpointName" not in props
+    # Named after the stage, so that the rollback alarms can name it before each update.
+    assert props["EndpointName"] == endpoint_name(sandbox.config.name) == "mlpipeline-sandbox-serving"
 
 
 def test_scalable_target_names_real_endpoint_and_depends_on_it(every_stage: SynthesizedStage) -> None:
@@ -122,8 +124,17 @@ def test_execution_role_trusts_sagemaker_of_this_account_only(every_stage: Synth
     assert ":sagemaker:" in str(statement["Condition"]["ArnLike"]["aws:SourceArn"])
 
 
+def serving_alarms(stage: SynthesizedStage) -> list[dict[str, Any]]:
+    """The alarms on whichever fleet serves a variant (not the rollback alarms on the template's config)."""
+    return [
+        a
+        for a in stage.resources("Inference", "AWS::CloudWatch::Alarm").values()
+        if {d["Name"] for d in a["Properties"]["Dimensions"]} == {"EndpointName", "VariantName"}
+    ]
+
+
 def test_every_variant_has_latency_error_and_cpu_alarms_with_actions(sandbox: SynthesizedStage) -> None:
-    alarms = sandbox.resources("Inference", "AWS::CloudWatch::Alarm").values()
+    alarms = serving_alarms(sandbox)
     metrics = {a["Properties"]["MetricName"] for a in alarms}
     assert metrics == {"ModelLatency", "Invocation5XXErrors", "InvocationModelErrors", "CPUUtilization"}
     assert all(a["Properties"]["AlarmActions"] for a in alarms)
@@ -207,7 +218,7 @@ def test_capture_is_a_governed_table_of_the_raw_database(sandbox: SynthesizedSta
     parameters = table_input["Parameters"]
     assert parameters["projection.enabled"] == "true"
     assert parameters["projection.variant.values"] == ",".join(v.name for v in sandbox.config.inference.variants)
-    assert parameters["projection.endpoint.values"] == {"Fn::GetAtt": ["Endpoint", "EndpointName"]}
+    assert parameters["projection.endpoint.values"] == endpoint_name(sandbox.config.name)
     assert (parameters["projection.capture_hour.type"], parameters["projection.capture_hour.format"]) == (
         "date",
         "yyyy/MM/dd/HH",

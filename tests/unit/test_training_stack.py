@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+from contracts.model_package import CONTRACT_SHA256, contract_fingerprint
 from readiness.model import Resource
 from readiness.rules._stepfunctions import definition_of
 from stacks.image_uris import xgboost_image_uri
@@ -205,7 +206,9 @@ def test_registered_package_carries_spec_metrics_and_stage_approval(every_stage:
         "contract_sha256",
         "execution",
     }
-    assert len(metadata["contract_sha256"]) == 64
+    # The promotion tool compares exactly these two values with the contract it deploys with.
+    assert {k: metadata[k] for k in contract_fingerprint()} == contract_fingerprint()
+    assert len(metadata[CONTRACT_SHA256]) == 64
     statistics = params["ModelMetrics"]["ModelQuality"]["Statistics"]
     assert statistics["ContentType"] == "application/json"
     assert "/evaluations/{}/evaluation.json" in statistics["S3Uri.$"]
