@@ -85,11 +85,17 @@ deploy: $(VENV)/.requirements-dev node_modules/.package-lock.json
 destroy: $(VENV)/.requirements-dev node_modules/.package-lock.json
 	$(BIN)/python -m tools.deploy destroy --stage $(STAGE) --confirm "$(CONFIRM)"
 
-.PHONY: smoke diagram train training-doc
+.PHONY: smoke diagram train training-doc promote
 
 ## smoke: end-to-end run against the deployed STAGE: events -> raw zone -> Glue workflow -> SigV4 predict
 smoke: $(VENV)/.requirements-dev
 	$(BIN)/python -m tools.smoke --stage $(STAGE)
+
+## promote: list the Approved model packages of STAGE beside what the endpoint serves; with PACKAGE=<arn>
+##          [VARIANT=<name>] pin it in cdk.json, gate it and deploy the Inference stack (DRY_RUN=1: no deploy)
+promote: $(VENV)/.requirements-dev node_modules/.package-lock.json
+	$(BIN)/python -m tools.promote --stage $(STAGE) $(if $(PACKAGE),--package $(PACKAGE)) \
+		$(if $(VARIANT),--variant $(VARIANT)) $(if $(DRY_RUN),--dry-run)
 
 ## train: start a training run of the deployed STAGE and follow it until it ends (needs credentials)
 train: $(VENV)/.requirements-dev

@@ -7,10 +7,11 @@
    administrator already, or the DataLake stack can make it one (the caller or the role may
    change data lake settings); otherwise the exact ``put-data-lake-settings`` command that
    adds it while keeping the existing administrators;
-4. SageMaker: the "<instance type> for endpoint usage" quota covers the instances the
-   endpoint starts with (fail) and its autoscaling maximum (warning); the "<instance type>
-   for [spot] training job usage" quota covers one training job (fail: new accounts often
-   have 0) and the tuning job's parallel jobs (warning).
+4. SageMaker: the "<instance type> for endpoint usage" quota covers the instances an update
+   of the endpoint runs at its initial size (fail) and at its autoscaling maximum (warning):
+   both fleets under blue/green, the fleet plus one batch under a rolling update; the
+   "<instance type> for [spot] training job usage" quota covers one training job (fail: new
+   accounts often have 0) and the tuning job's parallel jobs (warning).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from stacks import guardrails
 from stacks.config import StageConfig
 
 QUALIFIER = "hnb659fds"
@@ -313,27 +315,24 @@ class Prerequisites:
     # --- 4. SageMaker quota ---------------------------------------------------------
 
     def sagemaker_quota(self, stage: StageConfig) -> list[Check]:
-        """The endpoint's instances per type, then the training instances of a tuning job."""
-        needs: dict[str, list[int]] = {}
-        for variant in stage.inference.variants:
-            counts = needs.setdefault(variant.instance_type, [0, 0])
-            counts[0] += variant.min_capacity
-            counts[1] += variant.max_capacity if stage.inference.autoscaling else variant.min_capacity
+        """The endpoint's instances per type during an update, then the training instances of a tuning job."""
         checks = [
             self._quota_check(
                 QuotaNeed(
                     quota_name=f"{kind} for endpoint usage",
-                    start=start,
-                    peak=peak,
-                    needs=f"the endpoint needs {start} instances at deploy and up to {peak} when it scales out",
-                    short=f"the endpoint starts with {start} (CREATE_FAILED: ResourceLimitExceeded after the model "
-                    "is created)",
-                    partly=f"enough for the {start} initial instances, but autoscaling can reach {peak}",
+                    start=need.start,
+                    peak=need.peak,
+                    needs=f"the endpoint needs {need.start} during an update at its initial size and up to "
+                    f"{need.peak} at autoscaling's maximum ({need.why})",
+                    short=f"an update of the endpoint needs {need.start} ({need.why}) and fails with "
+                    f"ResourceLimitExceeded below it (a first deploy needs {need.serving})",
+                    partly=f"enough for an update at the initial size, but at autoscaling's maximum an update "
+                    f"needs {need.peak} ({need.why})",
                     offered=f"is {kind} offered for hosting there?",
                     shared="endpoint",
                 )
             )
-            for kind, (start, peak) in sorted(needs.items())
+            for kind, need in sorted(endpoint_needs(stage).items())
         ]
         return [*checks, self.training_quota(stage)]
 
@@ -393,6 +392,43 @@ class Prerequisites:
                     if quota.get("QuotaName") == quota_name:
                         return float(quota["Value"]), str(quota["QuotaCode"])
         return None
+
+
+@dataclass
+class EndpointNeed:
+    """Endpoint instances of one type: serving, during an update at the initial size, and at the most."""
+
+    serving: int = 0
+    start: int = 0
+    peak: int = 0
+    why: str = ""
+
+
+def endpoint_needs(stage: StageConfig) -> dict[str, EndpointNeed]:
+    """What the endpoint's variants need of each instance type's quota while an update runs.
+
+    A blue/green update starts the new fleet beside the old one at the size autoscaling left
+    it (both fleets count against the quota until the old one is terminated); a rolling
+    update adds one batch at a time.
+    """
+    inference, update = stage.inference, stage.inference.deployment
+    rolling = update.kind == guardrails.ROLLING
+    needs: dict[str, EndpointNeed] = {}
+    for variant in inference.variants:
+        need = needs.setdefault(variant.instance_type, EndpointNeed())
+        low = variant.min_capacity
+        high = variant.max_capacity if inference.autoscaling else low
+        if rolling and update.step is not None:
+            batch = f"{update.step}%" if update.step_unit == "percent" else f"{update.step} instance(s)"
+            need.why = f"a rolling update adds a batch of {batch} to the fleet"
+            need.start += low + guardrails.batch_instances(update.step, update.unit, low)
+            need.peak += high + guardrails.batch_instances(update.step, update.unit, high)
+        else:
+            need.why = "a blue/green update runs the new fleet beside the old one"
+            need.start += 2 * low
+            need.peak += 2 * high
+        need.serving += low
+    return needs
 
 
 def add_admin_command(settings: dict[str, Any], role_arn: str, region: str) -> str:

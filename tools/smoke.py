@@ -3,17 +3,21 @@
 ``python -m tools.smoke --stage sandbox [--count N] [--skip-workflow] [--landing-timeout S]
 [--workflow-timeout S] [--region R] [--profile P]``
 
-Five steps, each with a progress line and a bounded wait that fails naming the step:
+Six steps, each with a progress line and a bounded wait that fails naming the step:
 
 1. locate the deployed resources in CloudFormation (stacks ``MlPipeline-<stage>-<Unit>``):
    the event stream, the raw zone bucket, the Glue workflow (by logical ID prefix) and the
    API URL (stack output);
-2. send synthetic events to the stream with the producer;
-3. wait until every sent event is in the raw zone under ``events/`` (Firehose buffers for
+2. check the endpoint: it is InService on the endpoint config the Inference stack deployed
+   (not one an update rolled back to), and each variant runs the instance type and the model
+   the stage config names (after ``make promote``: the promoted package, by ARN);
+3. send synthetic events to the stream with the producer;
+4. wait until every sent event is in the raw zone under ``events/`` (Firehose buffers for
    up to its buffer interval, 5 minutes by default, before it writes);
-4. start the Glue workflow (feature job, then crawler) and wait for the run to complete
+5. start the Glue workflow (feature job, then crawler) and wait for the run to complete
    without failed actions;
-5. call ``POST /v1/predict`` with SigV4 and print the predictions.
+6. call ``POST /v1/predict`` with SigV4, signed with the credentials of ``--profile``, and
+   print the predictions.
 
 Exit codes: 0 every step passed, 1 a step failed, 2 bad input or missing credentials.
 """
@@ -32,8 +36,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TextIO
 
-from stacks.names import stack_name
+from stacks.config import VariantConfig
+from stacks.model_source import model_source
+from stacks.names import endpoint_name, stack_name
 from tools import synthetic
+from tools.endpoint_state import live_endpoint
 from tools.producer import send_events
 from tools.stage import add_stage_arguments
 
@@ -125,6 +132,7 @@ class Lookup:
 STREAM = Lookup("Ingestion", "AWS::Kinesis::Stream", "EventStream")
 RAW_BUCKET = Lookup("DataLake", "AWS::S3::Bucket", "RawZone")
 WORKFLOW = Lookup("Etl", "AWS::Glue::Workflow", "Workflow")
+ENDPOINT_CONFIG = Lookup("Inference", "AWS::SageMaker::EndpointConfig", "EndpointConfig")
 API_OUTPUT = ("Api", "ApiEndpoint")
 PREDICT_PATH = "predict"
 
@@ -194,7 +202,55 @@ class Deployment:
 
 
 # ---------------------------------------------------------------------------
-# 3. The raw zone
+# 2. The endpoint
+# ---------------------------------------------------------------------------
+
+
+def same_name(physical_id: str, name: str) -> bool:
+    """A SageMaker resource's name against its physical ID, which may be its ARN (lowercased name)."""
+    return physical_id.rsplit("/", 1)[-1].lower() == name.lower()
+
+
+def check_endpoint(sagemaker: Any, deployment: Deployment, variants: Sequence[VariantConfig]) -> list[str]:
+    """One line per variant on what it serves; SmokeError when the endpoint is not what the stage deployed."""
+    name = endpoint_name(deployment.stage)
+    deployed = deployment.physical_id(ENDPOINT_CONFIG)
+    live = live_endpoint(sagemaker, name)
+    if live is None:
+        raise SmokeError("endpoint", f"endpoint {name} does not exist. Is stage {deployment.stage} deployed?")
+    problems = []
+    if live.status != "InService":
+        problems.append(f"it is {live.status}" + (f" ({live.failure})" if live.failure else ""))
+    if not same_name(deployed, live.config_name):
+        problems.append(
+            f"it runs endpoint config {live.config_name}, not {deployed.rsplit('/', 1)[-1]} which the Inference "
+            "stack deployed (an update rolled back?)"
+        )
+    lines = []
+    for variant in variants:
+        running, expected = live.variants.get(variant.name), model_source(variant)
+        if running is None:
+            problems.append(f"it has no variant {variant.name}")
+            continue
+        if running.instance_type != variant.instance_type:
+            problems.append(
+                f"variant {variant.name} runs {running.instance_type}, the stage names {variant.instance_type}"
+            )
+        if (expected.kind == "model_package") != (running.source.kind == "model_package") or (
+            expected.location is not None and running.source.location != expected.location
+        ):
+            problems.append(f"variant {variant.name} serves {running.source}, cdk.json pins {expected}")
+        lines.append(f"{variant.name}: {running.instance_type}, {running.source}")
+    extra = sorted(set(live.variants) - {v.name for v in variants})
+    if extra:
+        problems.append(f"it has variants the stage does not name: {extra}")
+    if problems:
+        raise SmokeError("endpoint", f"endpoint {name}: " + "; ".join(problems))
+    return [f"endpoint {name} InService on {live.config_name}", *lines]
+
+
+# ---------------------------------------------------------------------------
+# 4. The raw zone
 # ---------------------------------------------------------------------------
 
 
@@ -239,7 +295,7 @@ class RawZone:
 
 
 # ---------------------------------------------------------------------------
-# 4. The Glue workflow
+# 5. The Glue workflow
 # ---------------------------------------------------------------------------
 
 
@@ -270,17 +326,24 @@ def workflow_status(run: dict[str, Any]) -> tuple[bool, str, bool]:
 
 
 # ---------------------------------------------------------------------------
-# 5. The API
+# 6. The API
 # ---------------------------------------------------------------------------
 
 ApiCall = Callable[[str, bytes, str], tuple[int, bytes]]
 
 
-def sigv4_call(url: str, body: bytes, region: str) -> tuple[int, bytes]:
-    """POST with SigV4 and the default credentials (tools.call_api)."""
+def sigv4_caller(session: Any) -> ApiCall:
+    """POST with SigV4 (tools.call_api), signed with the credentials of `session`: the profile
+    the smoke run was given, like every other call it makes."""
     from tools import call_api
 
-    return call_api.call(url, body, region=region, credentials=call_api.default_credentials())
+    def call(url: str, body: bytes, region: str) -> tuple[int, bytes]:
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise call_api.CredentialsError("the session has no AWS credentials to sign the prediction request")
+        return call_api.call(url, body, region=region, credentials=credentials)
+
+    return call
 
 
 # ---------------------------------------------------------------------------
@@ -294,6 +357,7 @@ class Clients:
     kinesis: Any
     s3: Any
     glue: Any
+    sagemaker: Any
 
 
 @dataclass
@@ -306,6 +370,7 @@ class Options:
     landing_timeout: float = DEFAULT_LANDING_TIMEOUT
     workflow_timeout: float = DEFAULT_WORKFLOW_TIMEOUT
     poll_interval: float = DEFAULT_POLL_INTERVAL
+    variants: tuple[VariantConfig, ...] = ()
 
 
 @dataclass
@@ -321,22 +386,27 @@ def run(
     options: Options,
     clients: Clients,
     *,
-    call_api: ApiCall = sigv4_call,
+    call_api: ApiCall,
     clock: Clock | None = None,
     wall_clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     progress: Progress | None = None,
 ) -> Result:
     """Every step in order; raises SmokeError naming the step that failed."""
     clock = clock or SystemClock()
-    progress = progress or Progress(total=5 if options.run_workflow else 4)
+    progress = progress or Progress(total=6 if options.run_workflow else 5)
     started = wall_clock()
 
     progress.step(f"Locating the stacks of stage {options.stage} in {options.region}")
-    targets = Deployment(clients.cloudformation, options.stage).targets(with_workflow=options.run_workflow)
+    deployment = Deployment(clients.cloudformation, options.stage)
+    targets = deployment.targets(with_workflow=options.run_workflow)
     progress.info(f"stream {targets.stream}, raw zone s3://{targets.raw_bucket}/{EVENTS_PREFIX}")
     if targets.workflow:
         progress.info(f"Glue workflow {targets.workflow}")
     progress.info(f"API {targets.api_url}")
+
+    progress.step("Checking that the endpoint serves the stage's models")
+    for line in check_endpoint(clients.sagemaker, deployment, options.variants):
+        progress.info(line)
 
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
     events = list(synthetic.events(options.count, seed=seed))
@@ -472,7 +542,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    clients = Clients(*(session.client(n, region_name=region) for n in ("cloudformation", "kinesis", "s3", "glue")))
+    services = ("cloudformation", "kinesis", "s3", "glue", "sagemaker")
+    clients = Clients(*(session.client(n, region_name=region) for n in services))
     options = Options(
         stage=stage.name,
         region=region,
@@ -482,9 +553,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         landing_timeout=args.landing_timeout,
         workflow_timeout=args.workflow_timeout,
         poll_interval=args.poll_interval,
+        variants=stage.inference.variants,
     )
     try:
-        result = run(options, clients)
+        result = run(options, clients, call_api=sigv4_caller(session))
     except NoCredentialsError:
         print("error: no AWS credentials found (set AWS_PROFILE or run `aws sso login`)", file=sys.stderr)
         return 2

@@ -21,6 +21,7 @@ from tools.prerequisites import (
     Check,
     Identity,
     Prerequisites,
+    endpoint_needs,
     execution_role_arn,
     failed,
     required_bootstrap_version,
@@ -192,7 +193,7 @@ def moto_prerequisites(endpoint: str, region: str) -> Prerequisites:
         iam=None,  # moto has no SimulatePrincipalPolicy
         # moto lists VPC quotas only
         service_quotas=FakeQuotas(
-            applied={"ml.m5.large for endpoint usage": 4.0, "ml.m5.large for training job usage": 2.0}
+            applied={"ml.m5.large for endpoint usage": 5.0, "ml.m5.large for training job usage": 2.0}
         ),
     )
 
@@ -421,24 +422,39 @@ def test_the_stage_config_gives_instance_type_and_counts() -> None:
     assert (variant.instance_type, variant.min_capacity, variant.max_capacity) == ("ml.m5.large", 2, 4)
 
 
-def test_a_quota_below_the_initial_instances_fails_with_the_increase_request() -> None:
-    check = quota({"ml.m5.large for endpoint usage": 1.0})
+def test_a_quota_below_an_update_at_the_initial_size_fails_with_the_increase_request() -> None:
+    # The sandbox runs 2 instances and updates in rolling batches of 1: an update needs 3, up to 5.
+    check = quota({"ml.m5.large for endpoint usage": 2.0})
     assert check.status == "fail"
-    assert "'ml.m5.large for endpoint usage' is 1; the endpoint starts with 2" in check.message
+    assert "'ml.m5.large for endpoint usage' is 2; an update of the endpoint needs 3" in check.message
+    assert "a rolling update adds a batch of 1 instance(s)" in check.message and "first deploy needs 2" in check.message
     assert check.fix.startswith(
         f"aws service-quotas request-service-quota-increase --region {REGION} --service-code sagemaker --quota-code L-"
     )
-    assert check.fix.endswith("--desired-value 4")
+    assert check.fix.endswith("--desired-value 5")
 
 
-def test_a_quota_below_the_autoscaling_maximum_is_a_warning() -> None:
-    check = quota({"ml.m5.large for endpoint usage": 2.0})
-    assert check.status == "warn" and "autoscaling can reach 4" in check.message
+def test_a_quota_below_an_update_at_the_autoscaling_maximum_is_a_warning() -> None:
+    check = quota({"ml.m5.large for endpoint usage": 4.0})
+    assert check.status == "warn" and "at autoscaling's maximum an update needs 5" in check.message
+
+
+def test_blue_green_updates_count_both_fleets() -> None:
+    prod = stage.load_stage_config("prod")  # canary: the new fleet of 2 to 4 starts beside the old one
+    endpoint, _ = prerequisites(
+        service_quotas=FakeQuotas({"ml.m5.large for endpoint usage": 4.0, "ml.m5.large for spot training job usage": 4})
+    ).sagemaker_quota(prod)
+    assert (
+        endpoint.status == "warn"
+        and "an update needs 8 (a blue/green update runs the new fleet beside" in endpoint.message
+    )
+    needs = endpoint_needs(prod)["ml.m5.large"]
+    assert (needs.serving, needs.start, needs.peak) == (2, 4, 8)
 
 
 def test_the_default_quota_is_used_when_none_is_applied() -> None:
-    check = quota({}, defaults={"ml.m5.large for endpoint usage": 4.0})
-    assert check.status == "ok" and "is 4 (needs 2, up to 4)" in check.message
+    check = quota({}, defaults={"ml.m5.large for endpoint usage": 5.0})
+    assert check.status == "ok" and "is 5 (needs 3, up to 5)" in check.message
 
 
 def test_an_unreadable_or_unknown_quota_is_a_warning() -> None:

@@ -1,6 +1,7 @@
 """The smoke run: each step against the local moto server, and fakes where moto has no support.
 
-moto answers CloudFormation (stacks built from small templates), Kinesis, S3 and Glue
+moto answers CloudFormation (stacks built from small templates, the Inference stack's
+model, endpoint config and endpoint included), SageMaker, Kinesis, S3 and Glue
 StartWorkflowRun/GetWorkflowRun, but its CloudFormation cannot create AWS::Glue::Workflow
 and its workflow runs never finish, so those two behaviours are faked.
 """
@@ -20,7 +21,8 @@ from typing import Any
 import boto3
 import pytest
 
-from stacks.names import stack_name
+from stacks.config import VariantConfig
+from stacks.names import endpoint_name, stack_name
 from tests.synth import SynthesizedStage
 from tools import smoke
 from tools.smoke import Clients, Deployment, Options, Progress, RawZone, SmokeError, Targets
@@ -31,6 +33,35 @@ REGION = "eu-west-3"
 STAGE = "smoke"
 API_URL = "https://abc123.execute-api.eu-west-3.amazonaws.com/v1/"
 PREDICTIONS = {"predictions": [{"price": 412345.5}, {"price": 287000.0}]}
+PACKAGE = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/mlpipeline-{STAGE}-housing/7"
+PROMOTED = (VariantConfig(model_package_arn=PACKAGE),)
+
+
+def inference(package: str = PACKAGE) -> dict[str, Any]:
+    """The Inference stack's model (a registered package) and endpoint config. moto's CloudFormation
+    ignores an endpoint's EndpointName, so the `deployed` fixture creates the endpoint on that config."""
+    return {
+        "ModelPrimary": {
+            "Type": "AWS::SageMaker::Model",
+            "Properties": {
+                "ExecutionRoleArn": "arn:aws:iam::123456789012:role/endpoint",
+                "PrimaryContainer": {"ModelPackageName": package},
+            },
+        },
+        "EndpointConfig": {
+            "Type": "AWS::SageMaker::EndpointConfig",
+            "Properties": {
+                "ProductionVariants": [
+                    {
+                        "VariantName": "primary",
+                        "ModelName": {"Fn::GetAtt": ["ModelPrimary", "ModelName"]},
+                        "InitialInstanceCount": 2,
+                        "InstanceType": "ml.m5.large",
+                    }
+                ]
+            },
+        },
+    }
 
 
 def aws(endpoint: str, service: str) -> Any:
@@ -56,12 +87,15 @@ def deployed(moto_endpoint: str) -> dict[str, str]:
             {"Workflow": {"Type": "AWS::Glue::Workflow", "Properties": {}}, "Topic": {"Type": "AWS::SNS::Topic"}}
         ),
         "Api": template({"Topic": {"Type": "AWS::SNS::Topic"}}, {"ApiEndpoint4F160690": {"Value": API_URL}}),
+        "Inference": template(inference()),
     }
     for unit, body in stacks.items():
         cloudformation.create_stack(StackName=stack_name(STAGE, unit), TemplateBody=body)
     glue = aws(moto_endpoint, "glue")
     glue.create_workflow(Name="smoke-workflow")
     deployment = Deployment(cloudformation, STAGE)
+    config = deployment.physical_id(smoke.ENDPOINT_CONFIG).rsplit("/", 1)[-1]
+    aws(moto_endpoint, "sagemaker").create_endpoint(EndpointName=endpoint_name(STAGE), EndpointConfigName=config)
     return {
         "stream": deployment.physical_id(smoke.STREAM),
         "bucket": deployment.physical_id(smoke.RAW_BUCKET),
@@ -185,6 +219,7 @@ def options(**overrides: Any) -> Options:
         "landing_timeout": 60,
         "workflow_timeout": 60,
         "poll_interval": 10,
+        "variants": PROMOTED,
     }
     values.update(overrides)
     return Options(**values)
@@ -193,7 +228,7 @@ def options(**overrides: Any) -> Options:
 @pytest.fixture
 def progress() -> tuple[Progress, io.StringIO]:
     out = io.StringIO()
-    return Progress(total=5, out=out), out
+    return Progress(total=6, out=out), out
 
 
 def clients(endpoint: str, deployed: dict[str, str], glue: Any) -> Clients:
@@ -202,6 +237,7 @@ def clients(endpoint: str, deployed: dict[str, str], glue: Any) -> Clients:
         kinesis=aws(endpoint, "kinesis"),
         s3=aws(endpoint, "s3"),
         glue=glue,
+        sagemaker=aws(endpoint, "sagemaker"),
     )
 
 
@@ -238,9 +274,18 @@ def test_a_full_run_sends_lands_runs_the_workflow_and_predicts(
     assert len(body["instances"]) == 2 and "price" not in body["instances"][0]
     log = out.getvalue()
     for number, title in enumerate(
-        ("Locating", "Sending 12 events", "Waiting for the events", "Running the Glue", "Calling"), 1
+        (
+            "Locating",
+            "Checking that the endpoint",
+            "Sending 12 events",
+            "Waiting for the events",
+            "Running the Glue",
+            "Calling",
+        ),
+        1,
     ):
-        assert f"[{number}/5] {title}" in log
+        assert f"[{number}/6] {title}" in log
+    assert f"primary: ml.m5.large, model package {PACKAGE}" in log
     assert "waiting: 0 of 12 events" in log and "12 of 12 events in s3://" in log
     assert clock.now_value < 60  # fake time: the test never sleeps
 
@@ -274,10 +319,10 @@ def test_skip_workflow_leaves_glue_alone(moto_endpoint: str, deployed: dict[str,
         clients(moto_endpoint, deployed, glue),
         call_api=Api(),
         clock=clock,
-        progress=Progress(total=4, out=out),
+        progress=Progress(total=5, out=out),
     )
     assert result.workflow is None and result.targets.workflow is None and glue.started == []
-    assert "[4/4] Calling the prediction API with SigV4" in out.getvalue()
+    assert "[5/5] Calling the prediction API with SigV4" in out.getvalue()
 
 
 def test_an_api_error_fails_the_predict_step(moto_endpoint: str, deployed: dict[str, str]) -> None:
@@ -291,7 +336,7 @@ def test_an_api_error_fails_the_predict_step(moto_endpoint: str, deployed: dict[
             clients(moto_endpoint, deployed, FakeGlue(COMPLETED)),
             call_api=Api(error=forbidden),
             clock=clock,
-            progress=Progress(total=4, out=io.StringIO()),
+            progress=Progress(total=5, out=io.StringIO()),
         )
     assert failure.value.step == "predict"
     assert 'answered HTTP 403 Forbidden: {"message":"Missing Authentication Token"}' in str(failure.value)
@@ -329,13 +374,122 @@ def test_a_missing_resource_names_the_stack_and_prefix(moto_endpoint: str, deplo
 
 
 def test_lookups_match_the_synthesized_templates(sandbox: SynthesizedStage) -> None:
-    for lookup in (smoke.STREAM, smoke.RAW_BUCKET, smoke.WORKFLOW):
+    for lookup in (smoke.STREAM, smoke.RAW_BUCKET, smoke.WORKFLOW, smoke.ENDPOINT_CONFIG):
         matches = [k for k in sandbox.resources(lookup.unit, lookup.resource_type) if k.startswith(lookup.prefix)]
         assert len(matches) == 1, (lookup, matches)
     unit, prefix = smoke.API_OUTPUT
     outputs = [k for k in sandbox.templates[unit].get("Outputs", {}) if k.startswith(prefix)]
     assert len(outputs) == 1
     assert sandbox.stacks["Api"].stack_name == stack_name("sandbox", "Api")
+
+
+# ---------------------------------------------------------------------------
+# The endpoint
+# ---------------------------------------------------------------------------
+
+
+def check(moto_endpoint: str, variants: tuple[VariantConfig, ...] = PROMOTED) -> list[str]:
+    deployment = Deployment(aws(moto_endpoint, "cloudformation"), STAGE)
+    return smoke.check_endpoint(aws(moto_endpoint, "sagemaker"), deployment, variants)
+
+
+def test_the_endpoint_serves_the_promoted_package_on_the_deployed_config(
+    moto_endpoint: str, deployed: dict[str, str]
+) -> None:
+    first, second = check(moto_endpoint)
+    assert first.startswith(f"endpoint {endpoint_name(STAGE)} InService on ")
+    assert second == f"primary: ml.m5.large, model package {PACKAGE}"
+
+
+def test_another_model_than_cdk_json_pins_fails_the_endpoint_step(moto_endpoint: str, deployed: dict[str, str]) -> None:
+    older = PACKAGE.replace("/7", "/6")
+    with pytest.raises(SmokeError) as failure:
+        check(moto_endpoint, (VariantConfig(model_package_arn=older),))
+    assert failure.value.step == "endpoint"
+    assert f"variant primary serves model package {PACKAGE}, cdk.json pins model package {older}" in str(failure.value)
+    with pytest.raises(SmokeError, match=r"cdk\.json pins the bundled model"):
+        check(moto_endpoint, (VariantConfig(),))
+    with pytest.raises(
+        SmokeError, match=r"variant primary runs ml.m5.large, the stage names ml.c5.large; .*no variant b"
+    ):
+        check(
+            moto_endpoint,
+            (VariantConfig(model_package_arn=PACKAGE, instance_type="ml.c5.large"), VariantConfig(name="b")),
+        )
+
+
+def test_an_endpoint_rolled_back_to_another_config_fails_the_endpoint_step(
+    moto_endpoint: str, deployed: dict[str, str]
+) -> None:
+    sagemaker = aws(moto_endpoint, "sagemaker")
+    name = endpoint_name(STAGE)
+    deployed_config = sagemaker.describe_endpoint(EndpointName=name)["EndpointConfigName"]
+    variant = sagemaker.describe_endpoint_config(EndpointConfigName=deployed_config)["ProductionVariants"][0]
+    sagemaker.create_endpoint_config(EndpointConfigName="previous-config", ProductionVariants=[variant])
+    # What SageMaker leaves after a rollback: the endpoint back on the config it ran before (moto
+    # has no UpdateEndpoint, so the endpoint is recreated on it).
+    sagemaker.delete_endpoint(EndpointName=name)
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName="previous-config")
+    try:
+        with pytest.raises(
+            SmokeError, match=r"runs endpoint config previous-config, not .* \(an update rolled back\?\)"
+        ):
+            check(moto_endpoint)
+    finally:
+        sagemaker.delete_endpoint(EndpointName=name)
+        sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=deployed_config)
+
+
+def test_the_prediction_is_signed_with_the_profile_of_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from botocore.credentials import Credentials
+
+    from tools import call_api
+
+    profile = Credentials("AKIAPROFILE", "secret-of-the-profile")
+    signed: list[Any] = []
+
+    class ProfileSession:
+        def get_credentials(self) -> Any:
+            return profile
+
+    def call(url: str, body: bytes, *, region: str, credentials: Any) -> tuple[int, bytes]:
+        signed.append(credentials)
+        return 200, b"{}"
+
+    monkeypatch.setattr(call_api, "call", call)
+    monkeypatch.setattr(call_api, "default_credentials", lambda: pytest.fail("the default session signed"))
+    assert smoke.sigv4_caller(ProfileSession())(API_URL, b"{}", REGION) == (200, b"{}")
+    assert signed == [profile]
+
+
+def test_main_signs_with_the_session_of_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """main() hands run() a caller built from the --profile session, like every client it makes."""
+    sessions: list[str | None] = []
+    callers: list[Any] = []
+
+    class ProfileSession:
+        region_name = REGION
+
+        def client(self, service: str, **_: Any) -> Any:
+            return service
+
+        def get_credentials(self) -> Any:
+            return "profile-credentials"
+
+    def fake_session(profile: str | None) -> ProfileSession:
+        sessions.append(profile)
+        return ProfileSession()
+
+    def fake_run(options: Options, clients: Clients, *, call_api: Any) -> Any:
+        callers.append(call_api)
+        raise SmokeError("locate", "stop here")
+
+    monkeypatch.setattr("tools.stage.session", fake_session)
+    monkeypatch.setattr(smoke, "run", fake_run)
+    monkeypatch.setattr("tools.call_api.call", lambda url, body, *, region, credentials: (200, credentials.encode()))
+    assert smoke.main(["--stage", "sandbox", "--profile", "ml-sandbox"]) == 1
+    assert sessions == ["ml-sandbox"]
+    assert callers[0](API_URL, b"{}", REGION) == (200, b"profile-credentials")
 
 
 # ---------------------------------------------------------------------------
