@@ -92,10 +92,11 @@ smoke: $(VENV)/.requirements-dev
 	$(BIN)/python -m tools.smoke --stage $(STAGE)
 
 ## promote: list the Approved model packages of STAGE beside what the endpoint serves; with PACKAGE=<arn>
-##          [VARIANT=<name>] pin it in cdk.json, gate it and deploy the Inference stack (DRY_RUN=1: no deploy)
+##          [VARIANT=<name>] [BASELINE=<s3 url>] pin it in cdk.json, gate it and deploy the Inference stack
+##          (DRY_RUN=1: no deploy)
 promote: $(VENV)/.requirements-dev node_modules/.package-lock.json
 	$(BIN)/python -m tools.promote --stage $(STAGE) $(if $(PACKAGE),--package $(PACKAGE)) \
-		$(if $(VARIANT),--variant $(VARIANT)) $(if $(DRY_RUN),--dry-run)
+		$(if $(VARIANT),--variant $(VARIANT)) $(if $(BASELINE),--baseline-url $(BASELINE)) $(if $(DRY_RUN),--dry-run)
 
 ## train: start a training run of the deployed STAGE and follow it until it ends (needs credentials)
 train: $(VENV)/.requirements-dev

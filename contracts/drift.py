@@ -48,6 +48,9 @@ from typing import Any
 from contracts.features import validate_statistics
 
 BASELINE_FILE = "drift_baseline.json"
+# Where the ETL job writes the statistics and baselines in the curated zone; each job run also
+# keeps its baseline under runs/<run id>/, which no later run replaces.
+STATISTICS_PREFIX = "statistics/"
 # CloudWatch metrics of the drift function (embedded metric format), which the dashboard and
 # alarms read: per endpoint and variant SampleCount, CaptureRecords, SkippedRecords,
 # SkippedRows and (above the minimum sample) MaxFeaturePsi, PredictionPsi, PredictionKs;
@@ -77,6 +80,11 @@ class Feature:
     columns: tuple[int, ...]
     categories: tuple[str, ...] = ()
     values: tuple[float, ...] = ()
+
+
+def run_baseline(statistics: str, run: str) -> str:
+    """The baseline a job run keeps under `statistics` (a prefix or an s3:// URL of it)."""
+    return f"{statistics.rstrip('/')}/runs/{run}/{BASELINE_FILE}"
 
 
 def monitored_features(stats: Mapping[str, Any]) -> list[Feature]:

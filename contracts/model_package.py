@@ -22,6 +22,9 @@ ETL_RUN = "etl_run"
 CONTRACT_VERSION = "contract_version"
 CONTRACT_SHA256 = "contract_sha256"
 EXECUTION = "execution"
+# The etl_run of a training run started by hand: its training data is whatever the latest ETL run
+# left, so the package names no ETL run (nor the drift baseline that run kept).
+MANUAL_RUN = "manual"
 
 
 def contract_sha256() -> str:

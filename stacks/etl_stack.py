@@ -13,6 +13,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from contracts.drift import STATISTICS_PREFIX
 from stacks.access import Zone, allow_key, allow_zone, finding_id, import_zone, role_policy
 from stacks.bundling import ROOT, with_contract
 from stacks.common import allow_event_rules, allow_logs_service, dead_letter_queue
@@ -29,7 +30,6 @@ GLUE_VERSION = "5.0"  # Spark 3.5, Python 3.11: the versions the local tests run
 
 CURATED_PREFIX = "curated/events/"
 TRAINING_PREFIX = "training/"
-STATISTICS_PREFIX = "statistics/"
 TEMP_PREFIX = "glue-temp/"
 
 GLUE_LOGS_REASON = (

@@ -218,7 +218,7 @@ def definition(
             "Choices": [{"Variable": "$.etl_run", "IsPresent": True, "Next": "Name the jobs"}],
             "Default": "Mark a manual start",
         },
-        "Mark a manual start": {"Type": "Pass", "Result": {"etl_run": "manual"}, "Next": "Name the jobs"},
+        "Mark a manual start": {"Type": "Pass", "Result": {"etl_run": package.MANUAL_RUN}, "Next": "Name the jobs"},
         "Name the jobs": {
             "Type": "Pass",
             "Parameters": {"tuning_job.$": TUNING_JOB_NAME, "etl_run.$": "$.etl_run"},

@@ -63,12 +63,14 @@ def stage_block(text: str, stage: str) -> dict[str, Any]:
     return block
 
 
-def pin_model_package(text: str, *, stage: str, variant: str, arn: str) -> str:
-    """cdk.json with variant `variant` of `stage` serving the model package `arn`.
+def pin_model_package(text: str, *, stage: str, variant: str, arn: str, baseline_url: str | None) -> str:
+    """cdk.json with variant `variant` of `stage` serving the model package `arn`, compared for
+    drift with `baseline_url` (the baseline of the package's training data; None: none known).
 
     The stage lists its variants when it changes them; a stage that keeps the default
     (one variant) gets an `inference.variants` entry naming it. The variant's
-    `model_data_url`, which a package replaces, is removed.
+    `model_data_url`, which a package replaces, and a baseline of the model it served before
+    are removed.
     """
     block = copy.deepcopy(stage_block(text, stage))
     inference = block.setdefault("inference", {})
@@ -77,7 +79,10 @@ def pin_model_package(text: str, *, stage: str, variant: str, arn: str) -> str:
     if entry is None:
         raise KeyError(f"stage {stage} has no variant {variant!r} in cdk.json")
     entry.pop("model_data_url", None)
+    entry.pop("baseline_url", None)
     entry["model_package_arn"] = arn
+    if baseline_url is not None:
+        entry["baseline_url"] = baseline_url
     return replace_value(text, (*STAGE_PATH, stage), block)
 
 

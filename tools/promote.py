@@ -11,7 +11,9 @@
    Approved, or records another contract version or hash than ``contracts/housing_event.json``
    has now (the predict function would encode features the model was not trained on);
    ``--variant`` names the variant of an A/B pair to promote (required with several);
-4. pins the package in the stage's block of cdk.json, and only there, and shows the diff;
+4. pins the package in the stage's block of cdk.json, and only there, with the drift baseline
+   of the ETL run it was trained on (``baseline_url``: the drift monitor compares the variant's
+   traffic with it; ``--baseline-url`` names it for a package trained by hand), and shows the diff;
 5. synthesizes the stage (every compliance pack) and runs the deploy-readiness rules, then
    checks the deploy prerequisites (CDK bootstrap, the endpoint quota for an update: both
    fleets under blue/green);
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import model_package as metadata_keys
+from contracts.drift import STATISTICS_PREFIX, run_baseline
 from readiness import Finding, Status, check_assembly
 from readiness.report import summary, violations
 from stacks.config import ConfigError, StageConfig
@@ -143,6 +146,33 @@ def refusal(package: Package, group: str) -> str | None:
     return None
 
 
+def baseline_of(package: Package) -> str | None:
+    """The drift baseline the ETL run of the package's training data kept, or None for a run
+    started by hand (it trained on whatever the latest ETL run left)."""
+    run = package.metadata.get(metadata_keys.ETL_RUN)
+    training = package.metadata.get(metadata_keys.TRAINING_DATA, "")
+    if not run or run == metadata_keys.MANUAL_RUN or not training.startswith("s3://"):
+        return None
+    bucket = training.removeprefix("s3://").split("/", 1)[0]
+    return run_baseline(f"s3://{bucket}/{STATISTICS_PREFIX}", run)
+
+
+def baseline_for(stage: StageConfig, variant: str, package: Package, requested: str | None) -> str | None:
+    """The baseline_url to pin with the package: the one named, else its ETL run's; a variant the
+    drift monitor watches must have one."""
+    baseline = requested or baseline_of(package)
+    monitored = {v.name for v in stage.monitoring.monitored(stage.inference)}
+    if baseline is None and variant in monitored:
+        run = package.metadata.get(metadata_keys.ETL_RUN, "not recorded")
+        raise Refused(
+            f"variant {variant} is monitored for drift, and {package.arn} was trained by hand (etl_run {run}), so "
+            "no ETL run names its baseline: name it with BASELINE=s3://<curated zone>/statistics/runs/<run>/"
+            "drift_baseline.json (the run in the provenance of statistics/drift_baseline.json when it was trained; "
+            "docs/drift.md)"
+        )
+    return baseline
+
+
 def choose_variant(stage: StageConfig, requested: str | None) -> str:
     names = [v.name for v in stage.inference.variants]
     if requested is None:
@@ -194,6 +224,7 @@ class Promotion:
     region: str
     variant: str
     package: Package
+    baseline_url: str | None
     identity: Identity
     prerequisites: Prerequisites
     deps: Deps
@@ -204,7 +235,11 @@ class Promotion:
         path = self.deps.cdk_json
         self.original = path.read_text(encoding="utf-8")
         edited = cdk_json.pin_model_package(
-            self.original, stage=self.stage.name, variant=self.variant, arn=self.package.arn
+            self.original,
+            stage=self.stage.name,
+            variant=self.variant,
+            arn=self.package.arn,
+            baseline_url=self.baseline_url,
         )
         if edited == self.original:
             print(f"cdk.json already pins {self.package.arn} for variant {self.variant}; nothing to promote")
@@ -278,6 +313,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     add_stage_arguments(parser)
     parser.add_argument("--package", help="ARN of the Approved model package version to promote (default: list them)")
     parser.add_argument("--variant", help="variant to promote (required when the stage has several)")
+    parser.add_argument("--baseline-url", help="drift baseline of the package's training data (default: its ETL run's)")
     parser.add_argument("--dry-run", action="store_true", help="edit, synthesize and check; deploy nothing")
     parser.add_argument("--assembly", type=Path, default=ASSEMBLY, help="cloud assembly directory (default cdk.out)")
     return parser.parse_args(argv)
@@ -317,7 +353,8 @@ def main(argv: Sequence[str] | None = None, *, deps: Deps | None = None) -> int:
         reason = refusal(package, group)
         if reason:
             raise Refused(reason)
-        promotion = Promotion(stage, region, variant, package, identity, prerequisites, deps, args.assembly)
+        baseline = baseline_for(stage, variant, package, args.baseline_url)
+        promotion = Promotion(stage, region, variant, package, baseline, identity, prerequisites, deps, args.assembly)
         return promotion.run(dry_run=args.dry_run)
     except (ConfigError, Refused) as error:
         print(

@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 import contracts
 from contracts import Contract
-from contracts.drift import BASELINE_FILE, dump_baseline
+from contracts.drift import BASELINE_FILE, dump_baseline, run_baseline
 from contracts.features import STATISTICS_FILE, dump_statistics
 from housing_etl.baseline import fit_baseline
 from housing_etl.dedup import ID_COLUMN, ROWS_COLUMN, collapse
@@ -94,7 +94,7 @@ class OutputPaths:
     def baseline_files(self) -> list[str]:
         """The drift baseline beside the statistics, and this run's copy."""
         base = self.statistics.rstrip("/")
-        return [f"{base}/{BASELINE_FILE}"] + ([f"{base}/runs/{self.run}/{BASELINE_FILE}"] if self.run else [])
+        return [f"{base}/{BASELINE_FILE}"] + ([run_baseline(base, self.run)] if self.run else [])
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,14 @@ import boto3
 import pytest
 from botocore.exceptions import NoCredentialsError
 
-from contracts.model_package import CONTRACT_SHA256, VALIDATION_RMSE, contract_fingerprint
+from contracts.model_package import (
+    CONTRACT_SHA256,
+    MANUAL_RUN,
+    TRAINING_DATA,
+    VALIDATION_RMSE,
+    contract_fingerprint,
+)
+from contracts.model_package import ETL_RUN as ETL_RUN_KEY
 from stacks.names import endpoint_name, stack_name
 from tests.assemblies import write_assembly
 from tests.synth import ROOT
@@ -28,6 +35,8 @@ from tools.prerequisites import Prerequisites
 REGION = "us-east-1"
 STAGE, PAIR = "promo", "promo-pair"
 GROUP = f"mlpipeline-{STAGE}-housing"
+ETL_RUN = "jr_0123abcd"
+BASELINE = f"s3://curated-zone/statistics/runs/{ETL_RUN}/drift_baseline.json"
 
 
 def aws(endpoint: str, service: str) -> Any:
@@ -36,18 +45,19 @@ def aws(endpoint: str, service: str) -> Any:
 
 @pytest.fixture(scope="module")
 def packages(moto_endpoint: str) -> dict[str, str]:
-    """Versions 1-5 of the group: Approved (another contract), Approved, Pending, Rejected, Approved;
-    and an Approved version of the A/B stage's group."""
+    """Versions 1-6 of the group: Approved (another contract), Approved, Pending, Rejected, Approved,
+    Approved (trained by hand); and an Approved version of the A/B stage's group."""
     sagemaker = aws(moto_endpoint, "sagemaker")
     found = {}
     for group in (GROUP, f"mlpipeline-{PAIR}-housing"):
         sagemaker.create_model_package_group(ModelPackageGroupName=group)
-    for name, status, rmse, contract in (
-        ("stale", "Approved", "52000", {**contract_fingerprint(), CONTRACT_SHA256: "0" * 64}),
-        ("older", "Approved", "48000", contract_fingerprint()),
-        ("pending", "PendingManualApproval", "39000", contract_fingerprint()),
-        ("rejected", "Rejected", "61000", contract_fingerprint()),
-        ("approved", "Approved", "41234.5", contract_fingerprint()),
+    for name, status, rmse, contract, run in (
+        ("stale", "Approved", "52000", {**contract_fingerprint(), CONTRACT_SHA256: "0" * 64}, "jr_1"),
+        ("older", "Approved", "48000", contract_fingerprint(), "jr_2"),
+        ("pending", "PendingManualApproval", "39000", contract_fingerprint(), "jr_3"),
+        ("rejected", "Rejected", "61000", contract_fingerprint(), "jr_4"),
+        ("approved", "Approved", "41234.5", contract_fingerprint(), ETL_RUN),
+        ("by hand", "Approved", "40500", contract_fingerprint(), MANUAL_RUN),
     ):
         found[name] = sagemaker.create_model_package(
             ModelPackageGroupName=GROUP,
@@ -57,7 +67,12 @@ def packages(moto_endpoint: str) -> dict[str, str]:
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["text/csv"],
             },
-            CustomerMetadataProperties={VALIDATION_RMSE: rmse, **contract},
+            CustomerMetadataProperties={
+                VALIDATION_RMSE: rmse,
+                **contract,
+                ETL_RUN_KEY: run,
+                TRAINING_DATA: "s3://curated-zone/training/",
+            },
         )["ModelPackageArn"]
     found["pair"] = sagemaker.create_model_package(  # Approved, in the A/B stage's group
         ModelPackageGroupName=f"mlpipeline-{PAIR}-housing",
@@ -214,9 +229,9 @@ def test_the_listing_shows_approved_packages_with_metrics_beside_what_each_varia
     out = capsys.readouterr().out
     assert "primary: cdk.json pins the bundled model (model/model.tar.gz); the endpoint runs (endpoint not" in out
     listed = [line for line in out.splitlines() if line.startswith("  version ")]
-    assert [line.split()[1] for line in listed] == ["5", "2", "1"]  # Approved only, newest first
-    assert "validation RMSE 41234.5  contract v1 matches" in listed[0]
-    assert "validation RMSE 52000  contract v1 differs" in listed[2]
+    assert [line.split()[1] for line in listed] == ["6", "5", "2", "1"]  # Approved only, newest first
+    assert "validation RMSE 41234.5  contract v1 matches" in listed[1]
+    assert "validation RMSE 52000  contract v1 differs" in listed[3]
     assert packages["pending"] not in out and packages["rejected"] not in out
     assert cdk.commands == []
 
@@ -289,8 +304,9 @@ def test_a_promotion_pins_the_package_in_the_stage_block_only_then_gates_and_dep
     assert (before[:start], before[end:]) == (after[:new_start], after[new_end:])
     # ... and the block gained only the variant's package.
     expected = json.loads(before)
+    # The drift monitor compares the variant with the baseline its ETL run kept.
     expected["context"]["stages"][STAGE]["inference"]["variants"] = [
-        {"name": "primary", "model_package_arn": packages["approved"]}
+        {"name": "primary", "model_package_arn": packages["approved"], "baseline_url": BASELINE}
     ]
     assert json.loads(after) == expected
     out = capsys.readouterr().out
@@ -346,12 +362,26 @@ def test_variant_promotes_one_variant_of_an_ab_pair(
     )
     assert run == 2 and "has variants ['champion', 'challenger']: choose one with --variant" in capsys.readouterr().err
     before = config_file.read_text(encoding="utf-8")
-    edited = cdk_json.pin_model_package(before, stage=PAIR, variant="challenger", arn=arn)
+    edited = cdk_json.pin_model_package(before, stage=PAIR, variant="challenger", arn=arn, baseline_url=BASELINE)
     variants = json.loads(edited)["context"]["stages"][PAIR]["inference"]["variants"]
     assert variants == [
         {"name": "champion", "weight": 0.9},
-        {"name": "challenger", "weight": 0.1, "model_package_arn": arn},
+        {"name": "challenger", "weight": 0.1, "model_package_arn": arn, "baseline_url": BASELINE},
     ]
+
+
+def test_a_package_trained_by_hand_needs_its_baseline_named_for_a_monitored_variant(
+    moto_endpoint: str, packages: dict[str, str], config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = config_file.read_bytes()
+    assert promote_main(moto_endpoint, config_file, Cdk(), "--package", packages["by hand"], tmp=tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "variant primary is monitored for drift" in err and "trained by hand (etl_run manual)" in err
+    assert "BASELINE=s3://<curated zone>/statistics/runs/<run>/drift_baseline.json" in err
+    assert config_file.read_bytes() == before
+    named = ("--package", packages["by hand"], "--baseline-url", BASELINE, "--dry-run")
+    assert promote_main(moto_endpoint, config_file, Cdk(), *named, tmp=tmp_path) == 0
+    assert f'+              "baseline_url": "{BASELINE}"' in capsys.readouterr().out
 
 
 def test_refused_without_credentials(config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -385,5 +415,10 @@ def test_bad_input_is_refused_before_any_call(config_file: Path, capsys: pytest.
 def test_the_makefile_promotes_with_the_documented_variables() -> None:
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert "-m tools.promote --stage $(STAGE)" in makefile
-    for variable, flag in (("PACKAGE", "--package"), ("VARIANT", "--variant"), ("DRY_RUN", "--dry-run")):
+    for variable, flag in (
+        ("PACKAGE", "--package"),
+        ("VARIANT", "--variant"),
+        ("BASELINE", "--baseline-url"),
+        ("DRY_RUN", "--dry-run"),
+    ):
         assert f"$(if $({variable}),{flag}" in makefile
