@@ -316,7 +316,11 @@ class Prerequisites:
 
     def sagemaker_quota(self, stage: StageConfig) -> list[Check]:
         """The endpoint's instances per type during an update, then the training instances of a tuning job."""
-        checks = [
+        return [*self.endpoint_quota(stage), self.training_quota(stage)]
+
+    def endpoint_quota(self, stage: StageConfig) -> list[Check]:
+        """The endpoint's instances of each type during an update (both fleets, or the fleet and a batch)."""
+        return [
             self._quota_check(
                 QuotaNeed(
                     quota_name=f"{kind} for endpoint usage",
@@ -334,7 +338,6 @@ class Prerequisites:
             )
             for kind, need in sorted(endpoint_needs(stage).items())
         ]
-        return [*checks, self.training_quota(stage)]
 
     def training_quota(self, stage: StageConfig) -> Check:
         """One training job must fit (new accounts often have 0); the tuning job's parallel jobs should."""

@@ -15,8 +15,8 @@
    of the ETL run it was trained on (``baseline_url``: the drift monitor compares the variant's
    traffic with it; ``--baseline-url`` names it for a package trained by hand), and shows the diff;
 5. synthesizes the stage (every compliance pack) and runs the deploy-readiness rules, then
-   checks the deploy prerequisites (CDK bootstrap, the endpoint quota for an update: both
-   fleets under blue/green);
+   checks the deploy prerequisites of the update (CDK bootstrap, the endpoint quota: both
+   fleets under blue/green, the fleet and a batch under a rolling update);
 6. deploys only the Inference stack (``cdk deploy MlPipeline-<stage>-Inference
    --exclusively``): the endpoint's deployment guardrails shift traffic to the new model
    and roll it back when a rollback alarm fires.
@@ -53,7 +53,6 @@ from tools.prerequisites import (
     Identity,
     Prerequisites,
     failed,
-    identity_checks,
     render_checks,
     required_bootstrap_version,
 )
@@ -278,13 +277,10 @@ class Promotion:
             print(violations(findings), file=sys.stderr)
             print("error: the deploy-readiness gate failed; nothing was deployed", file=sys.stderr)
             return 1
-        checks = identity_checks(
-            self.prerequisites,
-            self.identity,
-            stage,
-            required_version=required_bootstrap_version(self.assembly),
-            include=["bootstrap", "quota"],
-        )
+        checks = [
+            *self.prerequisites.bootstrap(self.identity, required_bootstrap_version(self.assembly)),
+            *self.prerequisites.endpoint_quota(stage),
+        ]
         print(render_checks(stage, self.region, checks), flush=True)
         if failed(checks):
             print("error: prerequisites not met; nothing was deployed", file=sys.stderr)

@@ -312,6 +312,9 @@ def test_a_promotion_pins_the_package_in_the_stage_block_only_then_gates_and_dep
     out = capsys.readouterr().out
     assert f'+              "model_package_arn": "{packages["approved"]}"' in out  # the diff shown
     assert "RDY-SM9" in out and "compliant" in out  # readiness results
+    # The update's own prerequisites: the endpoint quota for the new instances, not the training quota.
+    assert "OK    SageMaker quota        'ml.m5.large for endpoint usage' is 8 (needs 3, up to 5)" in out
+    assert "training job usage" not in out
     synth, deploy = cdk.commands
     assert synth[3:] == ["synth", "--quiet", "-c", f"stage={STAGE}", "--output", str(tmp_path / "assembly")]
     assert deploy[3:6] == ["deploy", stack_name(STAGE, "Inference"), "--exclusively"]
