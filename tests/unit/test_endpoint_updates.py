@@ -113,9 +113,15 @@ def policy(stage: SynthesizedStage, prefix: str) -> dict[str, Any]:
     ],
 )
 def test_each_guardrail_mode_from_the_stage_config(
-    fixture: str, expected: dict[str, Any], request: pytest.FixtureRequest
+    fixture: str,
+    expected: dict[str, Any],
+    sandbox: SynthesizedStage,
+    prod: SynthesizedStage,
+    sandbox_options: SynthesizedStage,
+    boundary: SynthesizedStage,
 ) -> None:
-    stage: SynthesizedStage = request.getfixturevalue(fixture)
+    # The session's stages are named as arguments, so the test runs where they are synthesized.
+    stage = {"sandbox": sandbox, "prod": prod, "sandbox_options": sandbox_options, "boundary": boundary}[fixture]
     _, resource = endpoint(stage)
     deployment = dict(resource["Properties"]["DeploymentConfig"])
     deployment.pop("AutoRollbackConfiguration")
