@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -30,11 +30,11 @@ from contracts import Contract
 from contracts.drift import BASELINE_FILE, dump_baseline, run_baseline
 from contracts.features import STATISTICS_FILE, dump_statistics
 from housing_etl.baseline import fit_baseline
-from housing_etl.dedup import ID_COLUMN, ROWS_COLUMN, collapse
+from housing_etl.dedup import ID_COLUMN, deduplicate
 from housing_etl.encode import encode
 from housing_etl.missing import handle_missing
 from housing_etl.scaling import apply_scaler, fit_scaler
-from housing_etl.schema import CORRUPT_RECORD, curated_columns
+from housing_etl.schema import CORRUPT_RECORD
 from housing_etl.split import (
     CHANNEL_COLUMN,
     TRAIN_CHANNEL,
@@ -42,7 +42,7 @@ from housing_etl.split import (
     channel,
     channel_path,
 )
-from housing_etl.standardise import is_valid_record, standardise
+from housing_etl.standardise import is_valid_record, reject_invalid_records, standardise
 from housing_etl.storage import (
     read_curated,
     read_raw_events,
@@ -54,7 +54,6 @@ from housing_etl.storage import (
 DEFAULT_SCALING_METHOD = "robust"
 DEFAULT_VALIDATION_FRACTION = 0.2
 DEFAULT_SEED = 0
-_CORRUPT = "_corrupt"
 OBSERVATION_TIMEOUT_SECONDS = 300.0
 
 
@@ -137,15 +136,27 @@ class PipelineCounts:
 
 @dataclass(frozen=True)
 class Curation:
-    """The lazily curated rows of one run and the means to count them afterwards."""
+    """The lazily curated rows of one run and the means to count them afterwards:
+    ``arrived`` counts the records as they come out of standardisation, ``kept`` the
+    rows left after deduplication."""
 
     rows: DataFrame
-    observation: Observation
+    arrived: Observation
+    kept: Observation
 
     def counts(self, timeout_seconds: float = OBSERVATION_TIMEOUT_SECONDS) -> CurationCounts:
         """The counts, once an action (the curated write) has run over ``rows``."""
-        metrics = observed_metrics(self.observation, timeout_seconds)
-        return CurationCounts(**{f.name: int(metrics.get(f.name) or 0) for f in fields(CurationCounts)})
+        arrived = observed_metrics(self.arrived, timeout_seconds)
+        kept = observed_metrics(self.kept, timeout_seconds)
+        read, corrupt, rejected = (int(arrived.get(name) or 0) for name in ("read", "corrupt", "rejected"))
+        curated = int(kept.get("curated") or 0)
+        return CurationCounts(
+            read=read,
+            corrupt=corrupt,
+            rejected=rejected,
+            duplicates_removed=read - corrupt - rejected - curated,
+            curated=curated,
+        )
 
 
 def observed_metrics(observation: Observation, timeout_seconds: float) -> dict[str, Any]:
@@ -167,32 +178,24 @@ def curate(raw: DataFrame, contract: Contract) -> Curation:
     """Standardise, drop corrupt/invalid records and deduplicate, lazily.
 
     Returns the curated rows and, once they have been written, their counts (see
-    :class:`Curation`). Corrupt lines and invalid records are collapsed into one row
-    of their own by the deduplicating window, and an observation sums the counters
-    as the rows flow into the write, so counting costs no extra pass over the input
-    (an empty input counts zeros).
+    :class:`Curation`). Two observations count as the rows flow into the write, so
+    counting costs no extra pass over the input (an empty input counts zeros): one
+    before the shuffle (read, corrupt, rejected), so invalid records are dropped
+    before they are shuffled, and one after deduplication (curated); the duplicates
+    are the difference.
     """
     standardised = standardise(raw, contract)
-    columns = curated_columns(contract)
+    valid = is_valid_record(standardised, contract)
     corrupt = F.col(CORRUPT_RECORD).isNotNull() if CORRUPT_RECORD in standardised.columns else F.lit(False)
-    collapsed = collapse(
-        standardised,
-        columns,
-        keep=is_valid_record(standardised, contract),
-        counters={_CORRUPT: corrupt.cast("long")},
+    arrived, kept = Observation(), Observation()
+    counted = standardised.observe(
+        arrived,
+        F.count(F.lit(1)).alias("read"),
+        F.count(F.when(corrupt, 1)).alias("corrupt"),
+        F.count(F.when(~valid & ~corrupt, 1)).alias("rejected"),
     )
-    kept = F.col(ID_COLUMN).isNotNull()
-    rows = F.col(ROWS_COLUMN)
-    observation = Observation()
-    observed = collapsed.observe(
-        observation,
-        F.sum(rows).alias("read"),
-        F.sum(F.when(~kept, F.col(_CORRUPT))).alias("corrupt"),
-        F.sum(F.when(~kept, rows - F.col(_CORRUPT))).alias("rejected"),
-        F.sum(F.when(kept, rows - 1)).alias("duplicates_removed"),
-        F.count(F.when(kept, 1)).alias("curated"),
-    )
-    return Curation(rows=observed.where(kept).select(*columns), observation=observation)
+    rows = deduplicate(reject_invalid_records(counted, contract))
+    return Curation(rows=rows.observe(kept, F.count(F.lit(1)).alias("curated")), arrived=arrived, kept=kept)
 
 
 def feature_matrix(
