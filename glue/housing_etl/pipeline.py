@@ -232,32 +232,34 @@ def build_training_data(
 ) -> tuple[dict[str, Any], TrainingCounts]:
     """Split labeled rows, fit statistics on the train split, write CSV and JSON.
 
-    Two passes over ``curated``: the fit, which also counts unlabeled and validation
-    rows, then one CSV write that puts each row in its channel's folder. Between them the
-    drift baseline reads the encoded train split twice (see ``housing_etl.baseline``).
+    The fit reads the train split twice (see :func:`fit_scaler`), the drift baseline
+    reads the encoded train split twice (see ``housing_etl.baseline``), then one CSV
+    write puts each row in its channel's folder and counts unlabeled and validation
+    rows on the way.
     """
     label = F.col(contract.label.name)
     channels = curated.withColumn(CHANNEL_COLUMN, channel(validation_fraction, seed))
     held_out = F.col(CHANNEL_COLUMN) == F.lit(VALIDATION_CHANNEL)
-    observation = Observation()
-    counted = channels.observe(
-        observation,
-        F.count(F.when(label.isNull(), 1)).alias("unlabeled"),
-        F.count(F.when(label.isNotNull() & held_out, 1)).alias("validation"),
-    )
-    stats = fit_scaler(counted.where(label.isNotNull() & ~held_out), contract, scaling_method)
-    metrics = observed_metrics(observation, OBSERVATION_TIMEOUT_SECONDS)
+    stats = fit_scaler(channels.where(label.isNotNull() & ~held_out), contract, scaling_method)
     write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
-    matrix = feature_matrix(channels, contract, stats, keep=[CHANNEL_COLUMN])
     baseline = fit_baseline(
-        matrix.where(F.col(CHANNEL_COLUMN) == F.lit(TRAIN_CHANNEL)),
+        feature_matrix(channels, contract, stats, keep=[CHANNEL_COLUMN]).where(
+            F.col(CHANNEL_COLUMN) == F.lit(TRAIN_CHANNEL)
+        ),
         stats,
         label=contract.label.name,
         provenance={"source": "glue", "etl_run": outputs.run},
     )
     for path in outputs.baseline_files:
         write_text(curated.sparkSession, path, dump_baseline(baseline))
-    write_training_csv(matrix, outputs.training)
+    observation = Observation()
+    counted = channels.observe(
+        observation,
+        F.count(F.when(label.isNull(), 1)).alias("unlabeled"),
+        F.count(F.when(label.isNotNull() & held_out, 1)).alias("validation"),
+    )
+    write_training_csv(feature_matrix(counted, contract, stats, keep=[CHANNEL_COLUMN]), outputs.training)
+    metrics = observed_metrics(observation, OBSERVATION_TIMEOUT_SECONDS)
     counts = TrainingCounts(
         unlabeled=int(metrics["unlabeled"]),
         train=int(stats["training_rows"]),

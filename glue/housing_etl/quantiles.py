@@ -1,0 +1,271 @@
+"""Exact quantiles from memory that does not grow with the data.
+
+Spark's exact ``percentile`` aggregate keeps every distinct value of a column in one
+buffer: measured values are nearly all distinct, so on a large training split it needs
+memory in proportion to the data, and a worker ends with an OutOfMemoryError.
+``percentile_approx`` keeps a bounded sketch, but its answer is approximate. This
+module gets the exact answer from bounded memory, normally in two passes:
+
+1. An approximate pass (``percentile_approx``: a Greenwald-Khanna sketch whose rank
+   error is at most ``n / accuracy``) asks for the ranks a margin below and above
+   each wanted rank: two values that bracket it. The caller can fold this pass into
+   an aggregate it runs anyway (:meth:`QuantileQuery.sketches`).
+2. An exact pass counts the values below, at and between the two ends of each
+   bracket, and collects only the values strictly between them (at most about
+   ``6 n / accuracy``). The wanted ranks are picked from those and interpolated as
+   Spark's ``percentile`` does, so the result equals it bit for bit.
+
+The counts verify each bracket, so correctness never rests on the sketch's error
+bound: a bracket that misses its rank is retried with a wider margin. A bracket that
+could hold more than ``limit`` values (a column of more than ``limit * accuracy / 6``
+values: 33 million with the defaults) is first narrowed by another approximate pass
+over the values inside it, so no pass collects more than about ``limit`` values per
+quantile, however large the data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+DEFAULT_ACCURACY = 10_000
+DEFAULT_LIMIT = 20_000
+FIRST_MARGIN = 2.0  # in units of the sketch's relative rank error, 1 / accuracy
+WIDENING = 4.0
+UNBOUNDED = (-math.inf, math.inf)
+
+
+def as_double(name: str) -> Column:
+    return F.col(name).cast("double")
+
+
+def spark_percentile(position: float, value_at: Callable[[int], float]) -> float:
+    """The value at ``position`` (``(n - 1) * p``) of sorted values, interpolated
+    linearly between the two closest ranks, in the same arithmetic as Spark's
+    ``percentile`` (so the results are identical)."""
+    lower, higher = math.floor(position), math.ceil(position)
+    low = value_at(lower)
+    if higher == lower:
+        return low
+    high = value_at(higher)
+    if high == low:
+        return low
+    return (higher - position) * low + (position - lower) * high
+
+
+@dataclass(eq=False)
+class _Target:
+    """One wanted quantile of one column, and what is known about where it lies.
+
+    ``known`` is a verified bracket: the values at the target's ranks lie in
+    ``[low, high]``, with ``below`` values under ``low``, ``at_low`` equal to it and
+    ``size`` in the bracket. ``candidate`` is a narrower bracket a sketch proposed,
+    not yet verified.
+    """
+
+    column: str
+    probability: float
+    count: int
+    margin: float
+    known: tuple[float, float] = UNBOUNDED
+    below: int = 0
+    at_low: int = 0
+    size: int = 0
+    candidate: tuple[float, float] | None = None
+    value: float | None = None
+    done: bool = False
+
+    @property
+    def position(self) -> float:
+        """Spark's ``percentile`` position, ``(n - 1) * p`` in double arithmetic."""
+        return float(self.count - 1) * self.probability
+
+    def local_probabilities(self) -> list[float]:
+        """The target's ranks as fractions of the known bracket, widened by the margin."""
+        low = (math.floor(self.position) - self.below + 1) / self.size - self.margin
+        high = (math.ceil(self.position) - self.below + 1) / self.size + self.margin
+        return [max(0.0, low), min(1.0, high)]
+
+    def collects(self, accuracy: int, limit: int) -> bool:
+        """Whether the candidate's inner values are few enough to collect now: at most
+        the margin on each side plus the sketch's rank error, if the sketch keeps its
+        promise, or the whole known bracket once the margin covers it."""
+        bound = math.ceil(2 * (self.margin + 1 / accuracy) * self.size) + 2
+        return bound <= limit or self.candidate == self.known
+
+    def proposed(self) -> tuple[float, float]:
+        if self.candidate is None:
+            raise RuntimeError(f"no bracket proposed for {self.column} at {self.probability}")
+        return self.candidate
+
+    def verify(self, bracket: tuple[float, float], *, below: int, at_low: int, inside: int, at_high: int) -> bool:
+        """Adopt ``bracket`` as known if its counts show it holds the target's ranks."""
+        size = at_low + inside + at_high
+        if not (below <= math.floor(self.position) and math.ceil(self.position) < below + size):
+            return False
+        self.known, self.below, self.at_low, self.size = bracket, below, at_low, size
+        return True
+
+    def pick(self, inside: list[float]) -> None:
+        """The exact quantile, from the sorted values strictly inside the known bracket."""
+        low, high = self.known
+
+        def value_at(rank: int) -> float:
+            index = rank - self.below
+            if index < self.at_low:
+                return low
+            index -= self.at_low
+            return inside[index] if index < len(inside) else high
+
+        self.value = spark_percentile(self.position, value_at)
+        self.done = True
+
+
+class QuantileQuery:
+    """Exact quantiles of numeric ``columns`` at ``probabilities`` (each in [0, 1]).
+
+    ``accuracy`` is the sketch's (``percentile_approx``'s); ``limit`` the most values
+    collected for one quantile when the sketch keeps its promise. Nulls are ignored,
+    as by ``percentile``; NaN is not supported. After :meth:`resolve`, ``passes``
+    counts the passes over the data (the sketch pass included) and ``most_collected``
+    is the largest number of values collected for one column in one pass.
+    """
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        probabilities: Sequence[float],
+        *,
+        accuracy: int = DEFAULT_ACCURACY,
+        limit: int = DEFAULT_LIMIT,
+    ) -> None:
+        if any(not 0.0 <= p <= 1.0 for p in probabilities):
+            raise ValueError(f"probabilities must be in [0, 1], got {list(probabilities)}")
+        self.columns = list(columns)
+        self.probabilities = list(probabilities)
+        self.accuracy = accuracy
+        self.limit = limit
+        self.margin = FIRST_MARGIN / accuracy
+        self.passes = 0
+        self.most_collected = 0
+
+    def _name(self, column: str, what: str) -> str:
+        return f"_quantile_{what}_{column}"
+
+    def _bounds(self) -> list[float]:
+        return [min(1.0, max(0.0, p + side * self.margin)) for p in self.probabilities for side in (-1, 1)]
+
+    def sketches(self) -> list[Column]:
+        """The approximate pass's aggregates: run them in one ``agg`` with any others
+        and pass the resulting row to :meth:`resolve`."""
+        columns: list[Column] = []
+        for name in self.columns:
+            x = as_double(name)
+            columns.append(F.count(x).alias(self._name(name, "count")))
+            columns.append(F.percentile_approx(x, self._bounds(), self.accuracy).alias(self._name(name, "sketch")))
+        return columns
+
+    def resolve(self, df: DataFrame, first: Any) -> dict[str, list[float | None]]:
+        """The exact quantiles, per column in the order of ``probabilities``.
+
+        ``first`` is the row of an aggregate over ``df`` that included
+        :meth:`sketches`; the further passes run over ``df``, which must give the same
+        rows (a deterministic plan, such as a read of stored files and filters).
+        """
+        self.passes, self.most_collected = 1, 0
+        targets: list[_Target] = []
+        for name in self.columns:
+            count = int(first[self._name(name, "count")])
+            ends = first[self._name(name, "sketch")] or []
+            for i, p in enumerate(self.probabilities):
+                target = _Target(name, p, count, self.margin, size=count, done=count == 0)
+                if count:
+                    target.candidate = (ends[2 * i], ends[2 * i + 1])
+                targets.append(target)
+        while pending := [t for t in targets if not t.done]:
+            if unverified := [t for t in pending if t.candidate is not None]:
+                self._count(df, unverified)
+            if unbracketed := [t for t in pending if not t.done and t.candidate is None]:
+                self._narrow(df, unbracketed)
+        return {name: [t.value for t in targets if t.column == name] for name in self.columns}
+
+    def _count(self, df: DataFrame, targets: list[_Target]) -> None:
+        """One exact pass: counts around every candidate, and the values strictly inside
+        the candidates that are small enough to collect (:meth:`_Target.collects`)."""
+        brackets = [(t, as_double(t.column), *t.proposed()) for t in targets]
+        counts = [
+            F.count(F.when(condition, 1))
+            for _, x, low, high in brackets
+            for condition in (x < low, x <= low, x < high, x <= high)
+        ]
+        collecting = [t for t in targets if t.collects(self.accuracy, self.limit)]
+        inside: dict[str, list[Column]] = {}
+        for t, x, low, high in brackets:
+            if t in collecting:
+                inside.setdefault(t.column, []).append((x > low) & (x < high))
+        lists = [F.collect_list(F.when(reduce(or_, conditions), as_double(n))) for n, conditions in inside.items()]
+        row = df.agg(*counts, *lists).first()
+        self.passes += 1
+        if row is None:
+            raise RuntimeError("an aggregate returned no row")
+        collected = dict(zip(inside, row[len(counts) :], strict=True))
+        self.most_collected = max([self.most_collected, *map(len, collected.values())])
+        for i, (t, _, low, high) in enumerate(brackets):
+            under_low, upto_low, under_high, upto_high = row[4 * i : 4 * i + 4]
+            spread = high > low
+            t.candidate = None
+            if not t.verify(
+                (low, high),
+                below=under_low,
+                at_low=upto_low - under_low,
+                inside=under_high - upto_low if spread else 0,
+                at_high=upto_high - under_high if spread else 0,
+            ):
+                t.margin *= WIDENING
+            elif t in collecting:
+                t.pick(sorted(v for v in collected[t.column] if low < v < high))
+            else:
+                t.margin = self.margin
+
+    def _narrow(self, df: DataFrame, targets: list[_Target]) -> None:
+        """Propose brackets inside the known ones: one approximate pass over the values
+        in each known bracket, or the whole known bracket once the margin covers it."""
+        sketched = []
+        for t in targets:
+            local = t.local_probabilities()
+            if local == [0.0, 1.0]:
+                t.candidate = t.known
+            else:
+                sketched.append((t, local))
+        if not sketched:
+            return
+        sketches = []
+        for t, local in sketched:
+            x, (low, high) = as_double(t.column), t.known
+            sketches.append(F.percentile_approx(F.when((x >= low) & (x <= high), x), local, self.accuracy))
+        row = df.agg(*sketches).first()
+        self.passes += 1
+        if row is None:
+            raise RuntimeError("an aggregate returned no row")
+        for (t, _), ends in zip(sketched, row, strict=True):
+            t.candidate = (ends[0], ends[1])
+
+
+def exact_quantiles(
+    df: DataFrame,
+    columns: Sequence[str],
+    probabilities: Sequence[float],
+    *,
+    accuracy: int = DEFAULT_ACCURACY,
+    limit: int = DEFAULT_LIMIT,
+) -> dict[str, list[float | None]]:
+    """Exact quantiles of ``columns`` (as ``percentile`` gives them) in bounded memory."""
+    query = QuantileQuery(columns, probabilities, accuracy=accuracy, limit=limit)
+    return query.resolve(df, df.agg(*query.sketches()).first())
