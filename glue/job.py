@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from awsglue.context import GlueContext  # type: ignore[import-not-found]
 from awsglue.job import Job  # type: ignore[import-not-found]
 from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
-from housing_etl.dedup import deduplicate
-from housing_etl.pipeline import OutputPaths, build_training_data, curate
-from housing_etl.storage import conform_raw_events, read_curated, write_curated
+from housing_etl.pipeline import OutputPaths, run_increment
+from housing_etl.storage import conform_raw_events
 from pyspark.context import SparkContext
 
 import contracts
@@ -88,7 +88,6 @@ def main(argv: list[str]) -> dict[str, Any]:
     """Run one incremental curation and, if anything new was curated, rebuild training data."""
     args = resolve_arguments(argv)
     glue_context = GlueContext(SparkContext.getOrCreate())
-    spark = glue_context.spark_session
     job = Job(glue_context)
     job.init(args["JOB_NAME"], args)
     contract = contracts.load()
@@ -99,25 +98,17 @@ def main(argv: list[str]) -> dict[str, Any]:
         run=args["JOB_RUN_ID"] or None,
     )
 
-    curation = curate(read_new_raw_events(glue_context, args["raw_path"]), contract)
-    write_curated(curation.rows, outputs.curated, mode="append")
-    counts = curation.counts()
-    report: dict[str, Any] = {"event": "etl_run", "curation": counts.__dict__}
-
-    if counts.curated:
-        curated = deduplicate(read_curated(spark, outputs.curated, contract)).cache()
-        try:
-            _, training = build_training_data(
-                curated,
-                contract,
-                outputs,
-                scaling_method=args["scaling_method"],
-                validation_fraction=float(args["validation_fraction"]),
-                seed=int(args["split_seed"]),
-            )
-        finally:
-            curated.unpersist()
-        report["training"] = training.__dict__
+    curation, training = run_increment(
+        read_new_raw_events(glue_context, args["raw_path"]),
+        contract,
+        outputs,
+        scaling_method=args["scaling_method"],
+        validation_fraction=float(args["validation_fraction"]),
+        seed=int(args["split_seed"]),
+    )
+    report: dict[str, Any] = {"event": "etl_run", "curation": asdict(curation)}
+    if training is not None:
+        report["training"] = asdict(training)
     print(json.dumps(report, sort_keys=True))
     job.commit()
     return report

@@ -293,3 +293,66 @@ def run_pipeline(
         seed=seed,
     )
     return PipelineCounts(**asdict(curation.counts()), **asdict(training))
+
+
+def append_curated(raw: DataFrame, contract: Contract, curated_path: str) -> CurationCounts:
+    """Curate raw events and append them to the curated zone (the Glue job's first step)."""
+    curation = curate(raw, contract)
+    write_curated(curation.rows, curated_path, mode="append")
+    return curation.counts()
+
+
+def rebuild_training_data(
+    spark: SparkSession,
+    contract: Contract,
+    outputs: OutputPaths,
+    *,
+    scaling_method: str,
+    validation_fraction: float,
+    seed: int,
+) -> TrainingCounts:
+    """Statistics and training data from the whole curated zone (the Glue job's second step).
+
+    The zone is append-only, so it is deduplicated again: an event re-sent in a later
+    run replaces its older copy. This step reads the whole zone, so its cost grows with
+    the zone, not with the new events (``docs/feature-preparation.md``, "What a daily
+    run costs").
+    """
+    curated = deduplicate(read_curated(spark, outputs.curated, contract)).cache()
+    try:
+        _, counts = build_training_data(
+            curated,
+            contract,
+            outputs,
+            scaling_method=scaling_method,
+            validation_fraction=validation_fraction,
+            seed=seed,
+        )
+    finally:
+        curated.unpersist()
+    return counts
+
+
+def run_increment(
+    raw: DataFrame,
+    contract: Contract,
+    outputs: OutputPaths,
+    *,
+    scaling_method: str,
+    validation_fraction: float,
+    seed: int,
+) -> tuple[CurationCounts, TrainingCounts | None]:
+    """One run of the Glue job over the raw events it has not seen yet: append them to
+    the curated zone and, if any were curated, rebuild the training data."""
+    counts = append_curated(raw, contract, outputs.curated)
+    if not counts.curated:
+        return counts, None
+    training = rebuild_training_data(
+        raw.sparkSession,
+        contract,
+        outputs,
+        scaling_method=scaling_method,
+        validation_fraction=validation_fraction,
+        seed=seed,
+    )
+    return counts, training
