@@ -2,8 +2,9 @@
 
 The definitions (which features, percentile edges, bins, the document) are
 ``contracts.drift``'s; this module computes the same numbers at scale over the encoded
-training rows (``pipeline.feature_matrix``): one aggregate for the exact percentiles of
-every numeric feature and of the label, then one pass that puts each value in its bin
+training rows (``pipeline.feature_matrix``): the exact percentiles of every numeric
+feature and of the label from ``housing_etl.quantiles`` (memory that does not grow with
+the data, two passes), then one pass that puts each value in its bin
 (Spark ML's ``Bucketizer``: a binary search per value, the same ``edges[k-1] <= x <
 edges[k]`` bins) and counts the bins. The result equals ``contracts.drift.fit_baseline``
 over the same rows, which a test checks.
@@ -29,6 +30,7 @@ from contracts.drift import (
     monitored_features,
     numeric_spec,
 )
+from housing_etl.quantiles import QuantileQuery
 
 _ROWS = "_rows"
 _FEATURE, _BIN = "_feature", "_bin"
@@ -53,14 +55,12 @@ def fit_baseline(
     columns = list(stats["feature_columns"])
     layout = monitored_features(stats)
     numeric = {f.name: columns[f.columns[0]] for f in layout if f.kind == NUMERIC} | {PREDICTION: label}
-    percentiles = [
-        F.percentile(F.col(column).cast("double"), list(CDF_PROBABILITIES)).alias(name)
-        for name, column in numeric.items()
-    ]
-    row = train.agg(F.count(F.lit(1)).alias(_ROWS), *percentiles).first()
+    percentiles = QuantileQuery(list(numeric.values()), CDF_PROBABILITIES)
+    row = train.agg(F.count(F.lit(1)).alias(_ROWS), *percentiles.sketches()).first()
     if row is None or not row[_ROWS]:
         raise ValueError("cannot fit a drift baseline on an empty training split")
-    edges = {name: edges_from_percentiles(row[name]) for name in numeric}
+    exact = percentiles.resolve(train, row)
+    edges = {name: edges_from_percentiles(exact[column]) for name, column in numeric.items()}
 
     binned = Bucketizer(
         splitsArray=[[float("-inf"), *edges[name][0], float("inf")] for name in numeric],

@@ -28,10 +28,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import reduce
-from operator import or_
 from typing import Any
 
+from pyspark.ml.feature import Bucketizer
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -128,6 +127,27 @@ class _Target:
         self.done = True
 
 
+class _Cuts:
+    """The bins of one column for an exact pass: cut at each end ``e`` and at the next
+    double above it, so bin ``[e, next(e))`` holds the values equal to ``e``."""
+
+    def __init__(self, ends: Sequence[float]) -> None:
+        inner = sorted({x for e in ends for x in (e, math.nextafter(e, math.inf))} - {-math.inf, math.inf})
+        self.splits = [-math.inf, *inner, math.inf]
+        self._start = {x: i for i, x in enumerate(self.splits)}
+
+    def total(self, counts: dict[int, int], *, below: float | None = None, equal: float | None = None) -> int:
+        """The number of values below ``below``, or equal to ``equal``."""
+        if below is not None:
+            return sum(rows for b, rows in counts.items() if b < self._start[below])
+        assert equal is not None
+        return counts.get(self._start[equal], 0)
+
+    def inside(self, low: float, high: float) -> range:
+        """The bins holding the values strictly between two ends."""
+        return range(self._start[math.nextafter(low, math.inf)], self._start[high])
+
+
 class QuantileQuery:
     """Exact quantiles of numeric ``columns`` at ``probabilities`` (each in [0, 1]).
 
@@ -198,39 +218,65 @@ class QuantileQuery:
 
     def _count(self, df: DataFrame, targets: list[_Target]) -> None:
         """One exact pass: counts around every candidate, and the values strictly inside
-        the candidates that are small enough to collect (:meth:`_Target.collects`)."""
-        brackets = [(t, as_double(t.column), *t.proposed()) for t in targets]
-        counts = [
-            F.count(F.when(condition, 1))
-            for _, x, low, high in brackets
-            for condition in (x < low, x <= low, x < high, x <= high)
-        ]
+        the candidates that are small enough to collect (:meth:`_Target.collects`).
+
+        Each column is cut at every candidate end ``e`` and just above it (the next
+        double, so the bin ``[e, next)`` holds exactly the values equal to ``e``), one
+        binary search per value (Spark ML's ``Bucketizer``); one grouping counts each
+        bin and collects the values of the bins inside collected candidates. Every count
+        a bracket needs is a sum of bins, so the pass costs the same for 3 quantiles or
+        99.
+        """
+        columns = sorted({t.column for t in targets})
+        cuts = {name: _Cuts([e for t in targets if t.column == name for e in t.proposed()]) for name in columns}
         collecting = [t for t in targets if t.collects(self.accuracy, self.limit)]
-        inside: dict[str, list[Column]] = {}
-        for t, x, low, high in brackets:
-            if t in collecting:
-                inside.setdefault(t.column, []).append((x > low) & (x < high))
-        lists = [F.collect_list(F.when(reduce(or_, conditions), as_double(n))) for n, conditions in inside.items()]
-        row = df.agg(*counts, *lists).first()
+        wanted: dict[str, set[int]] = {name: set() for name in columns}
+        for t in collecting:
+            wanted[t.column].update(cuts[t.column].inside(*t.proposed()))
+        binned = Bucketizer(
+            splitsArray=[cuts[name].splits for name in columns],
+            inputCols=[f"_in_{i}" for i in range(len(columns))],
+            outputCols=[f"_bin_{i}" for i in range(len(columns))],
+            handleInvalid="keep",  # nulls, read as NaN, land in a bin of their own
+        ).transform(
+            df.select(*[F.coalesce(as_double(n), F.lit(math.nan)).alias(f"_in_{i}") for i, n in enumerate(columns)])
+        )
+        cells = [
+            F.struct(
+                F.lit(i).alias("column"),
+                F.col(f"_bin_{i}").cast("int").alias("bin"),
+                F.when(F.col(f"_bin_{i}").isin(sorted(wanted[n])), F.col(f"_in_{i}")).alias("value"),
+            )
+            for i, n in enumerate(columns)
+        ]
+        grouped = (
+            binned.select(F.explode(F.array(*cells)).alias("cell"))
+            .groupBy("cell.column", "cell.bin")
+            .agg(F.count(F.lit(1)).alias("rows"), F.collect_list("cell.value").alias("values"))
+            .collect()
+        )
         self.passes += 1
-        if row is None:
-            raise RuntimeError("an aggregate returned no row")
-        collected = dict(zip(inside, row[len(counts) :], strict=True))
-        self.most_collected = max([self.most_collected, *map(len, collected.values())])
-        for i, (t, _, low, high) in enumerate(brackets):
-            under_low, upto_low, under_high, upto_high = row[4 * i : 4 * i + 4]
+        counts: dict[str, dict[int, int]] = {name: {} for name in columns}
+        values: dict[str, dict[int, list[float]]] = {name: {} for name in columns}
+        for column, bin_, rows, inside in grouped:
+            counts[columns[column]][bin_] = rows
+            values[columns[column]][bin_] = inside
+        self.most_collected = max([self.most_collected, *(sum(map(len, v.values())) for v in values.values())])
+        for t in targets:
+            low, high = t.proposed()
+            c, n = cuts[t.column], counts[t.column]
             spread = high > low
             t.candidate = None
             if not t.verify(
                 (low, high),
-                below=under_low,
-                at_low=upto_low - under_low,
-                inside=under_high - upto_low if spread else 0,
-                at_high=upto_high - under_high if spread else 0,
+                below=c.total(n, below=low),
+                at_low=c.total(n, equal=low),
+                inside=sum(n.get(b, 0) for b in c.inside(low, high)) if spread else 0,
+                at_high=c.total(n, equal=high) if spread else 0,
             ):
                 t.margin *= WIDENING
             elif t in collecting:
-                t.pick(sorted(v for v in collected[t.column] if low < v < high))
+                t.pick(sorted(v for b in c.inside(low, high) for v in values[t.column].get(b, [])))
             else:
                 t.margin = self.margin
 
