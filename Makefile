@@ -12,7 +12,7 @@ SARIF ?=
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 CDK := npx --no-install cdk
 
-.PHONY: synth test lint snapshots bench gate compliance-report diff deploy destroy clean
+.PHONY: synth test lint snapshots bench bench-etl gate compliance-report diff deploy destroy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,11 @@ compliance-report: $(VENV)/.requirements-dev node_modules/.package-lock.json
 ## bench: synth benchmark against the empty-app floor (writes docs/benchmarks.md)
 bench: $(VENV)/.requirements-dev node_modules/.package-lock.json
 	$(BIN)/python -m benchmarks.synth
+
+## bench-etl: Glue ETL against its two floors, 1-8M-row curve, small-heap run (about 30 minutes,
+##            writes docs/benchmarks.md; QUICK=1: a tenth of the sizes, printed only)
+bench-etl: $(VENV)/.requirements-dev
+	$(BIN)/python -m benchmarks.etl_pipeline $(if $(QUICK),--quick)
 
 diff: $(VENV)/.requirements node_modules/.package-lock.json
 	$(CDK) diff -c stage=$(STAGE)

@@ -1,251 +1,335 @@
-"""Throughput of the Glue feature-preparation pipeline against a read-and-write floor.
+"""The Glue feature-preparation pipeline at scale, against two floors measured in the same run.
 
-    python -m benchmarks.etl_pipeline [--rows N] [--repeats R]
+    python -m benchmarks.etl_pipeline            # 1M-row floors, 1-8M-row curve, small-heap run; ~30 min
+    python -m benchmarks.etl_pipeline --quick    # the same at a tenth of the sizes, printed only
 
-Generates ``N`` dirty synthetic events (``tools.synthetic.events(dirty=True)``) as gzip
-NDJSON in a temporary raw zone, then, in one local Spark session, times:
+Generates dirty synthetic events (``benchmarks.etl_data``) under ``build/``, then in
+one local Spark session:
 
-- the floor: read the same files with the pipeline's reader and write them as Parquet;
-- the pipeline: ``housing_etl.pipeline.run_pipeline`` (standardise, deduplicate,
-  curated Parquet, fitted statistics, training and validation CSV).
+1. Floors, at the smallest size: the copy floor (read, write Parquet) and the
+   I/O-skeleton floor (the pipeline's data movement without its transforms, see
+   ``benchmarks.etl_runs.skeleton_floor``), interleaved with the pipeline; medians.
+   Target: pipeline <= 1.5x the skeleton, wall and CPU.
+2. The scale curve: the pipeline at each size (seconds per million rows, peak heap),
+   and the statistics fit alone, bounded against Spark's exact ``percentile``.
+   Target: time per row flat within 25%.
+3. The Glue job's daily run: a curated zone plus a 5% batch with late re-sends,
+   against a full run over the same events, at three zone sizes.
+4. The largest size again in JVMs of their own with a small heap: the ``percentile``
+   fit, then the whole pipeline.
 
-The ratio pipeline/floor is the figure that travels between machines (target <= 2.0).
+Generated data is deleted at the end. A full run rewrites the ``etl_pipeline`` section
+of docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT / "glue") not in sys.path:
-    sys.path.insert(0, str(ROOT / "glue"))
+from benchmarks.etl_data import BLOCK_ROWS, increment, raw_zone
+from benchmarks.etl_runs import (
+    CONTRACT,
+    ROOT,
+    SCALING,
+    SEED,
+    VALIDATION_FRACTION,
+    bounded_fit,
+    copy_floor,
+    local_session,
+    percentile_fit,
+    pipeline,
+    skeleton_floor,
+)
+from benchmarks.report import write_section
+from benchmarks.spark_meter import Sample, SparkMeter, median_or_none
 
-from benchmarks.report import write_section  # noqa: E402
-from tools.synthetic import events  # noqa: E402
-
-BLOCK_ROWS = 50_000
-CORRUPT_EVERY = 10_000
-ID_KEY = '{"event_id": "'
-TARGET_RATIO = 2.0
-
-
-def generate_raw_zone(rows: int, directory: Path, *, seed: int = 7) -> tuple[list[Path], int]:
-    """Write ``rows`` events as gzip NDJSON files of at most BLOCK_ROWS lines each.
-
-    One block is generated with the synthetic generator and replicated with a
-    per-file id prefix, so duplicates stay duplicates within a file while files
-    never share ids. A malformed line is added every CORRUPT_EVERY events. Returns
-    the files and the number of lines written.
-    """
-    block = [json.dumps(e) for e in events(min(rows, BLOCK_ROWS), seed=seed, dirty=True)]
-    assert all(line.startswith(ID_KEY) for line in block)
-    files: list[Path] = []
-    lines = 0
-    folder = directory / "events" / "event_date=2026-01-01" / "home_type=mixed"
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, start in enumerate(range(0, rows, BLOCK_ROWS)):
-        prefix = f"{ID_KEY}r{index:04d}-"
-        count = min(BLOCK_ROWS, rows - start)
-        body = [prefix + line[len(ID_KEY) :] for line in block[:count]]
-        body += ["{not json" for _ in range(count // CORRUPT_EVERY)]
-        path = folder / f"part-{index:05d}.json.gz"
-        with gzip.open(path, "wt", encoding="utf-8", compresslevel=6) as handle:
-            handle.write("\n".join(body) + "\n")
-        files.append(path)
-        lines += len(body)
-    return files, lines
+FULL_SIZES = (1_000_000, 2_000_000, 4_000_000, 8_000_000)
+QUICK_SIZES = tuple(size // 10 for size in FULL_SIZES)
+BATCH_SHARE = 0.05
+HEAP = "4g"
+SMALL_HEAP = "1g"
+SKELETON_TARGET = 1.5
+FLATNESS_TARGET = 1.25
+CHILD_TIMEOUT_SECONDS = 3600
 
 
-class JvmClock:
-    """Wall time and the Spark JVM's CPU time (Linux /proc; None elsewhere).
-
-    CPU time is the steadier figure on a shared machine, where other work stretches
-    wall time unevenly between the floor and the pipeline.
-    """
-
-    def __init__(self, spark: Any) -> None:
-        self.stat = Path(f"/proc/{spark.sparkContext._jvm.java.lang.ProcessHandle.current().pid()}/stat")
-        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-    def cpu(self) -> float | None:
-        if not self.stat.exists():
-            return None
-        fields = self.stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self.ticks
-
-    def measure(self, action: Callable[[], object]) -> tuple[float, float | None, object]:
-        cpu_before, start = self.cpu(), time.perf_counter()
-        result = action()
-        wall = time.perf_counter() - start
-        cpu_after = self.cpu()
-        cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
-        return wall, cpu, result
+def millions(rows: int) -> str:
+    return f"{rows / 1e6:g}M"
 
 
-def _format(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def fmt(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
-def median_or_none(samples: list[float | None]) -> float | None:
-    values = [s for s in samples if s is not None]
-    return statistics.median(values) if values else None
+@dataclass(frozen=True)
+class SmallHeapRun:
+    """A task run in a JVM of its own: its measurement, or how it ended."""
+
+    task: str
+    sample: Sample | None
+    outcome: str
+
+
+def small_heap_run(task: str, memory: str, source: Path, out: Path) -> SmallHeapRun:
+    """Run ``benchmarks.etl_runs`` in a fresh JVM limited to ``memory`` of heap."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.etl_runs", task, memory, str(source), str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_SECONDS,
+    )
+    elapsed = time.perf_counter() - started
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode == 0 and lines:
+        return SmallHeapRun(task, Sample(**json.loads(lines[-1])), "finished")
+    reason = "java.lang.OutOfMemoryError" if "java.lang.OutOfMemoryError" in done.stderr else "an error"
+    return SmallHeapRun(task, None, f"failed with {reason} after {elapsed:.0f} s")
+
+
+class Bench:
+    """One benchmark run: the data, the session and what was measured."""
+
+    def __init__(self, work: Path, sizes: tuple[int, ...], repeats: int) -> None:
+        self.work, self.sizes, self.repeats = work, sizes, repeats
+        self.raw = work / "raw"
+        self.files = [str(p) for p in raw_zone(self.raw, max(sizes))]
+        self.gc_log = work / "gc.log"
+        self.spark = local_session(HEAP, self.gc_log)
+        self.meter = SparkMeter(self.spark, self.gc_log)
+
+    def inputs(self, rows: int) -> list[str]:
+        return self.files[: rows // BLOCK_ROWS]
+
+    def curated(self, rows: int) -> Path:
+        return self.work / "curve" / millions(rows) / "curated"
+
+    def floors(self) -> dict[str, list[Sample]]:
+        """Copy floor, skeleton floor and pipeline, interleaved; one warm-up round."""
+        raw, out = self.inputs(self.sizes[0]), self.work / "floors"
+        runs: dict[str, Callable[[], object]] = {
+            "copy": lambda: copy_floor(self.spark, raw, out),
+            "skeleton": lambda: skeleton_floor(self.spark, raw, out),
+            "pipeline": lambda: pipeline(self.spark, raw, out / "pipeline"),
+        }
+        for run in runs.values():
+            run()
+        samples: dict[str, list[Sample]] = {name: [] for name in runs}
+        for repeat in range(self.repeats):
+            for name, run in runs.items():
+                samples[name].append(self.meter.measure(run))
+                print(f"floors {repeat + 1}: {name} {samples[name][-1].wall:.2f} s", flush=True)
+        return samples
+
+    def curve(self) -> list[tuple[int, Sample, Sample, Sample]]:
+        """At each size: the pipeline, then the two fits over its curated zone."""
+        points = []
+        for rows in self.sizes:
+            out = self.curated(rows).parent
+            run = self.meter.measure(lambda rows=rows, out=out: pipeline(self.spark, self.inputs(rows), out))
+            shutil.rmtree(out / "training", ignore_errors=True)
+            curated = str(self.curated(rows))
+            exact = self.meter.measure(lambda curated=curated: percentile_fit(self.spark, curated))
+            bounded = self.meter.measure(lambda curated=curated: bounded_fit(self.spark, curated))
+            points.append((rows, run, exact, bounded))
+            print(f"curve {millions(rows)}: {run.wall:.1f} s", flush=True)
+        return points
+
+    def increments(self) -> list[tuple[int, int, Sample, Sample, Sample]]:
+        """The Glue job's run over a 5% batch, against a full run over the same events."""
+        from housing_etl.pipeline import OutputPaths, append_curated, rebuild_training_data
+        from housing_etl.storage import read_raw_events
+
+        results = []
+        for rows in self.sizes[:3]:
+            zone = [Path(p) for p in self.inputs(rows)]
+            batch = [str(p) for p in increment(self.work / "batches" / millions(rows), zone, BATCH_SHARE)]
+            job = OutputPaths.under(str(self.work / "job" / millions(rows)))
+            shutil.copytree(self.curated(rows), job.curated)
+            step1 = self.meter.measure(
+                lambda batch=batch, job=job: append_curated(read_raw_events(self.spark, batch), CONTRACT, job.curated)
+            )
+            step2 = self.meter.measure(
+                lambda job=job: rebuild_training_data(
+                    self.spark,
+                    CONTRACT,
+                    job,
+                    scaling_method=SCALING,
+                    validation_fraction=VALIDATION_FRACTION,
+                    seed=SEED,
+                )
+            )
+            full = self.meter.measure(
+                lambda rows=rows, batch=batch: pipeline(self.spark, [*self.inputs(rows), *batch], self.work / "full")
+            )
+            shutil.rmtree(self.work / "job", ignore_errors=True)
+            results.append((rows, len(batch), step1, step2, full))
+            print(f"increment on {millions(rows)}: job {step1.wall + step2.wall:.1f} s, full {full.wall:.1f} s")
+        return results
+
+
+def render_floors(rows: int, samples: dict[str, list[Sample]]) -> list[str]:
+    def ratio(name: str, base: str, field: str) -> float | None:
+        pairs = zip(samples[name], samples[base], strict=True)
+        return median_or_none([getattr(a, field) / getattr(b, field) for a, b in pairs if getattr(b, field)])
+
+    wall, cpu = ratio("pipeline", "skeleton", "wall"), ratio("pipeline", "skeleton", "cpu")
+    verdict = "within" if max(wall or 0, cpu or 0) <= SKELETON_TARGET else "over"
+    names = {"copy": "copy floor", "skeleton": "I/O-skeleton floor", "pipeline": "pipeline"}
+    return [
+        f"### Floors ({millions(rows)} rows, {len(samples['pipeline'])} interleaved rounds, medians)",
+        "",
+        "| run | wall s | JVM CPU s | pipeline / run, wall | pipeline / run, CPU |",
+        "| --- | ---: | ---: | ---: | ---: |",
+        *[
+            f"| {label} | {statistics.median(s.wall for s in samples[name]):.2f} |"
+            f" {fmt(median_or_none([s.cpu for s in samples[name]]))} |"
+            f" {fmt(ratio('pipeline', name, 'wall'))} | {fmt(ratio('pipeline', name, 'cpu'))} |"
+            for name, label in names.items()
+        ],
+        "",
+        f"**Pipeline / I/O skeleton: {fmt(wall)}x wall, {fmt(cpu)}x JVM CPU** (target <= {SKELETON_TARGET}: {verdict})."
+        f" Pipeline / copy floor: {fmt(ratio('pipeline', 'copy', 'wall'))}x wall,"
+        f" {fmt(ratio('pipeline', 'copy', 'cpu'))}x CPU (no target).",
+        "",
+        f"Pipeline counts: `{json.dumps(samples['pipeline'][-1].result)}`.",
+    ]
+
+
+def render_curve(points: list[tuple[int, Sample, Sample, Sample]]) -> list[str]:
+    per_million = [(rows, s.wall / rows * 1e6, (s.cpu or 0) / rows * 1e6) for rows, s, _, _ in points]
+    wall_spread = max(w for _, w, _ in per_million) / min(w for _, w, _ in per_million)
+    cpu_spread = max(c for _, _, c in per_million) / min(c for _, _, c in per_million)
+    verdict = "within" if max(wall_spread, cpu_spread) <= FLATNESS_TARGET else "over"
+    lines = [
+        "### Scale curve (one pipeline run per size, after the floors)",
+        "",
+        "| rows | wall s | wall s per M rows | JVM CPU s per M rows | peak heap after GC, MB |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *[
+            f"| {millions(rows)} | {s.wall:.1f} | {w:.2f} | {c:.2f} | {fmt(s.heap_mb, 0)} |"
+            for (rows, s, _, _), (_, w, c) in zip(points, per_million, strict=True)
+        ],
+        "",
+        f"**Largest / smallest time per row: {wall_spread:.2f} wall, {cpu_spread:.2f} JVM CPU**"
+        f" (target <= {FLATNESS_TARGET}: {verdict}).",
+        "",
+        "The statistics fit alone over each size's curated zone (training split), Spark's exact"
+        " `percentile` against the pipeline's bounded fit:",
+        "",
+        "| rows | percentile: JVM CPU s | percentile: peak heap MB | bounded: JVM CPU s | bounded: peak heap MB |",
+        "| ---: | ---: | ---: | ---: | ---: |",
+        *[
+            f"| {millions(rows)} | {fmt(e.cpu)} | {fmt(e.heap_mb, 0)} | {fmt(b.cpu)} | {fmt(b.heap_mb, 0)} |"
+            for rows, _, e, b in points
+        ],
+    ]
+    return lines
+
+
+def render_increments(results: list[tuple[int, int, Sample, Sample, Sample]]) -> list[str]:
+    lines = [
+        f"### The Glue job's daily run: a curated zone plus a {BATCH_SHARE:.0%} batch",
+        "",
+        "The batch: new events, and every tenth line a late re-send of an event already in the zone"
+        " (a day later, another price). Job run = step 1 (curate the batch, append it) + step 2"
+        " (read the whole zone, deduplicate it again, fit, write the training data); full run ="
+        " `run_pipeline` over the zone's raw events and the batch.",
+        "",
+        "| curated zone | step 1: CPU s | step 2: CPU s | job run: wall s | full run: wall s"
+        " | job / full, CPU | step 2 CPU s per M zone rows |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for rows, _, step1, step2, full in results:
+        job_cpu = (step1.cpu or 0) + (step2.cpu or 0)
+        lines.append(
+            f"| {millions(rows)} | {fmt(step1.cpu)} | {fmt(step2.cpu)} | {step1.wall + step2.wall:.1f} |"
+            f" {full.wall:.1f} | {fmt(job_cpu / full.cpu if full.cpu else None)} |"
+            f" {fmt((step2.cpu or 0) / rows * 1e6)} |"
+        )
+    return lines
+
+
+def render_small_heap(rows: int, runs: list[SmallHeapRun]) -> list[str]:
+    labels = {
+        "percentile-fit": f"fit with Spark's exact `percentile` over the {millions(rows)}-row curated zone",
+        "pipeline": f"the whole pipeline over {millions(rows)} rows (bounded fit)",
+    }
+    return [
+        f"### Bounded memory: {millions(rows)} rows with a {SMALL_HEAP} heap (driver and executor: one JVM)",
+        "",
+        "| run | outcome | wall s | JVM CPU s | peak heap after GC, MB |",
+        "| --- | --- | ---: | ---: | ---: |",
+        *[
+            f"| {labels[r.task]} | {r.outcome} | {fmt(r.sample.wall if r.sample else None, 1)} |"
+            f" {fmt(r.sample.cpu if r.sample else None, 1)} | {fmt(r.sample.heap_mb if r.sample else None, 0)} |"
+            for r in runs
+        ],
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, default=1_000_000, help="events to generate (default 1,000,000)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed floor/pipeline pairs (default 3)")
+    parser.add_argument("--quick", action="store_true", help="a tenth of the sizes, no small-heap runs, no report")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved floor rounds (default 3)")
     parser.add_argument("--no-report", action="store_true", help="print only; leave docs/benchmarks.md alone")
     args = parser.parse_args(argv)
+    sizes = QUICK_SIZES if args.quick else FULL_SIZES
 
-    from housing_etl.pipeline import OutputPaths, build_training_data, curate, run_pipeline
-    from housing_etl.scaling import fit_scaler
-    from housing_etl.split import split_train_validation
-    from housing_etl.storage import read_curated, read_raw_events, write_curated
-    from pyspark.sql import SparkSession
-
-    import contracts
-
-    work = Path(tempfile.mkdtemp(prefix="etl-bench-"))
+    (ROOT / "build").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="etl-bench-", dir=ROOT / "build"))
+    started = time.perf_counter()
     try:
-        start = time.perf_counter()
-        files, lines = generate_raw_zone(args.rows, work)
-        generation = time.perf_counter() - start
-        size_mb = sum(f.stat().st_size for f in files) / 1e6
-        print(f"generated {lines:,} lines in {len(files)} files ({size_mb:.1f} MB gzip) in {generation:.1f} s")
-
-        spark = (
-            SparkSession.builder.master("local[*]")
-            .appName("etl-pipeline-benchmark")
-            .config("spark.ui.enabled", "false")
-            .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.sql.session.timeZone", "UTC")
-            .config("spark.driver.memory", "4g")
-            .config("spark.sql.shuffle.partitions", "8")
-            .getOrCreate()
-        )
-        spark.sparkContext.setLogLevel("ERROR")
-        clock = JvmClock(spark)
-        contract = contracts.load()
-        raw = str(work / "events")
-        out = work / "out"
-
-        def floor() -> None:
-            read_raw_events(spark, raw, contract).write.mode("overwrite").parquet(str(out / "floor"))
-
-        def pipeline() -> object:
-            return run_pipeline(spark, raw, str(out / "pipeline"), "robust", 0.2, 0)
-
-        floor()  # warm-up: JIT, class loading, file cache
-        pipeline()
-        pairs = []
-        for run in range(args.repeats):
-            floor_wall, floor_cpu, _ = clock.measure(floor)
-            pipeline_wall, pipeline_cpu, counts = clock.measure(pipeline)
-            pairs.append((floor_wall, floor_cpu, pipeline_wall, pipeline_cpu))
-            print(f"run {run + 1}: floor {floor_wall:.2f} s, pipeline {pipeline_wall:.2f} s")
-
-        staged = OutputPaths.under(str(out / "staged"))
-
-        def curate_and_write() -> None:
-            curation = curate(read_raw_events(spark, raw, contract), contract)
-            write_curated(curation.rows, staged.curated)
-            curation.counts()
-
-        def fit() -> Any:
-            labeled = read_curated(spark, staged.curated, contract).where("price IS NOT NULL")
-            return fit_scaler(split_train_validation(labeled, 0.2, 0)[0], contract, "robust")
-
-        def training_data() -> Any:
-            curated = read_curated(spark, staged.curated, contract)
-            return build_training_data(
-                curated, contract, staged, scaling_method="robust", validation_fraction=0.2, seed=0
-            )
-
-        stages = [
-            ("standardise, deduplicate, write curated Parquet", clock.measure(curate_and_write)),
-            ("read back, fit, encode, scale, write the CSV channels", clock.measure(training_data)),
-            ("of which the fit alone (one aggregate, exact quantiles)", clock.measure(fit)),
-        ]
-        spark.stop()
+        bench = Bench(work, sizes, args.repeats)
+        print(f"generated {max(sizes):,} events in {len(bench.files)} files in {time.perf_counter() - started:.0f} s")
+        floors = bench.floors()
+        curve = bench.curve()
+        increments = bench.increments()
+        bench.spark.stop()
+        small_heap = []
+        if not args.quick:
+            largest = bench.curated(sizes[-1])
+            small_heap = [
+                small_heap_run("percentile-fit", SMALL_HEAP, largest, work / "small-heap"),
+                small_heap_run("pipeline", SMALL_HEAP, bench.raw, work / "small-heap"),
+            ]
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-    floor_s = statistics.median(p[0] for p in pairs)
-    pipeline_s = statistics.median(p[2] for p in pairs)
-    ratio = statistics.median(p[2] / p[0] for p in pairs)
-    floor_cpu = median_or_none([p[1] for p in pairs])
-    pipeline_cpu = median_or_none([p[3] for p in pairs])
-    cpu_ratios = [p[3] / p[1] for p in pairs if p[1] and p[3] is not None]
-    cpu_ratio = statistics.median(cpu_ratios) if cpu_ratios else None
-    verdict = "within" if ratio <= TARGET_RATIO else "over"
-    command = "python -m benchmarks.etl_pipeline" + ("" if args.rows == 1_000_000 else f" --rows {args.rows}")
-    cpu_rows = (
-        [
-            f"| floor, JVM CPU | {floor_cpu:.2f} | {lines / floor_cpu:,.0f} per CPU-s |",
-            f"| pipeline, JVM CPU | {pipeline_cpu:.2f} | {lines / pipeline_cpu:,.0f} per CPU-s |",
-        ]
-        if floor_cpu and pipeline_cpu
-        else []
-    )
+    minutes = (time.perf_counter() - started) / 60
+    command = "python -m benchmarks.etl_pipeline" + (" --quick" if args.quick else "")
     body = "\n".join(
         [
-            "## Glue ETL pipeline (local PySpark)",
+            "## Glue ETL pipeline at scale (local PySpark)",
             "",
-            f"Command: `{command}`",
+            f"Command: `{command}` ({minutes:.0f} minutes on this machine). Input: dirty synthetic events"
+            f" (`tools.synthetic.events(dirty=True, rounded=False)`, one seed per file of {BLOCK_ROWS:,} events,"
+            " plus a malformed line every 10,000) in gzip NDJSON files; a size of N rows is the first N / 50,000"
+            " files. One `local[*]` Spark session with a "
+            f"{HEAP} heap. CPU is the JVM's user + system time (/proc); peak heap is the highest occupancy"
+            " right after a garbage collection during the run (the JVM's GC log).",
             "",
-            f"Input: {lines:,} lines of dirty synthetic events (`tools.synthetic.events(dirty=True)`: duplicates,"
-            " missing, wrong-typed and out-of-range values, unseen categories, alias units; plus a malformed"
-            f" line every {CORRUPT_EVERY:,}) in {len(files)} gzip NDJSON files ({size_mb:.1f} MB).",
+            *render_floors(sizes[0], floors),
             "",
-            "- floor: read the files with the pipeline's reader (all-string schema), write Parquet;",
-            "- pipeline: `run_pipeline` (standardise, deduplicate, curated Parquet by date, read back,"
-            " fit robust scaling, train/validation CSV, statistics JSON).",
+            *render_curve(curve),
             "",
-            f"One `local[*]` session, one warm-up pair, then {args.repeats} interleaved floor/pipeline pairs; medians.",
+            *render_increments(increments),
             "",
-            "| measurement | seconds | rows/s |",
-            "| --- | ---: | ---: |",
-            f"| floor, wall | {floor_s:.2f} | {lines / floor_s:,.0f} |",
-            f"| pipeline, wall | {pipeline_s:.2f} | {lines / pipeline_s:,.0f} |",
-            *cpu_rows,
-            "",
-            f"**Ratio pipeline / floor: {ratio:.2f} wall**"
-            + (f", {cpu_ratio:.2f} JVM CPU" if cpu_ratio else "")
-            + f" (target <= {TARGET_RATIO:.1f}: {verdict}).",
-            "",
-            f"Pipeline counts: `{json.dumps(counts.as_dict())}`." if hasattr(counts, "as_dict") else "",
-            "",
-            "Where the pipeline's time goes (one staged run after the pairs, same session):",
-            "",
-            "| stage | wall s | JVM CPU s |",
-            "| --- | ---: | ---: |",
-            *[f"| {name} | {wall:.2f} | {_format(cpu)} |" for name, (wall, cpu, _) in stages],
-            f"| floor (parse + Parquet write), for scale | {floor_s:.2f} | {_format(floor_cpu)} |",
-            "",
-            f"Curation alone (the first stage) is {stages[0][1][0] / floor_s:.2f}x the floor; the training"
-            f" data adds {stages[1][1][0] / floor_s:.2f}x.",
-            "",
-            "The floor parses and writes once. The pipeline parses once too, but also standardises"
-            " every field (text trimming and casing, a strict number pattern, time zones, unit"
-            " conversion, range checks), shuffles and sorts every row to deduplicate, then reads"
-            " the curated Parquet back to fit exact quantiles on the training split and again to"
-            " write the CSV channels (scaling needs the fitted statistics first).",
+            *(render_small_heap(sizes[-1], small_heap) if small_heap else ["(No small-heap runs with `--quick`.)"]),
         ]
     )
     print(body)
-    if not args.no_report:
+    if not (args.quick or args.no_report):
         write_section("etl_pipeline", body)
     return 0
 

@@ -36,22 +36,27 @@ def price_of(event: dict[str, Any]) -> float:
     )
 
 
-def clean_event(rng: random.Random, index: int) -> dict[str, Any]:
+def measured(value: float, digits: int, rounded: bool) -> float:
+    """A measurement as listings usually give it (``digits`` decimals), or at full precision."""
+    return round(value, digits) if rounded else value
+
+
+def clean_event(rng: random.Random, index: int, *, rounded: bool = True) -> dict[str, Any]:
     """One valid event in canonical units with its label."""
     home_type = rng.choice(("apartment", "condo", "detached", "townhouse"))
     apartment_like = home_type in ("apartment", "condo")
-    living_area = round(rng.uniform(30, 120) if apartment_like else rng.uniform(70, 400), 1)
+    living_area = measured(rng.uniform(30, 120) if apartment_like else rng.uniform(70, 400), 1, rounded)
     event: dict[str, Any] = {
         "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "event_time": (EPOCH + timedelta(seconds=index * 37 + rng.randrange(0, 30))).isoformat(),
         "home_type": home_type,
         "garden_size": "N" if apartment_like else rng.choice(("S", "M", "L", "N")),
         "living_area": living_area,
-        "lot_area": 0.0 if apartment_like else round(rng.uniform(100, 3000), 1),
+        "lot_area": 0.0 if apartment_like else measured(rng.uniform(100, 3000), 1, rounded),
         "bedrooms": max(0, min(20, int(living_area // 35) + rng.randint(-1, 1))),
         "bathrooms": rng.choice((1.0, 1.5, 2.0, 2.5, 3.0)),
         "year_built": rng.randint(1900, 2025),
-        "distance_to_center": round(rng.uniform(0.5, 40.0), 2),
+        "distance_to_center": measured(rng.uniform(0.5, 40.0), 2, rounded),
     }
     noise = rng.gauss(1.0, 0.05)
     event["price"] = round(max(20000.0, price_of(event) * noise), 2)
@@ -81,12 +86,18 @@ def _dirty(rng: random.Random, event: dict[str, Any], previous: dict[str, Any] |
     return event
 
 
-def events(count: int, *, seed: int = 7, dirty: bool = False) -> Iterator[dict[str, Any]]:
-    """Yield `count` events; with `dirty`, about one in four carries a defect."""
+def events(count: int, *, seed: int = 7, dirty: bool = False, rounded: bool = True) -> Iterator[dict[str, Any]]:
+    """Yield `count` events; with `dirty`, about one in four carries a defect.
+
+    Areas and distances are rounded as listings give them (0.1 m2, 0.01 km), so a column
+    holds a few thousand distinct values however many events there are. ``rounded=False``
+    keeps them at full precision, so nearly every value is distinct, as in measured data
+    (the same random draws: only the rounding differs).
+    """
     rng = random.Random(seed)
     previous: dict[str, Any] | None = None
     for index in range(count):
-        event = clean_event(rng, index)
+        event = clean_event(rng, index, rounded=rounded)
         if dirty and rng.random() < 0.25:
             event = _dirty(rng, event, previous)
         previous = event
