@@ -2,20 +2,21 @@
 
 The definitions (which features, percentile edges, bins, the document) are
 ``contracts.drift``'s; this module computes the same numbers at scale over the encoded
-training rows (``pipeline.feature_matrix``): the exact percentiles of every numeric
-feature and of the label from ``housing_etl.quantiles`` (memory that does not grow with
-the data, two passes), then one pass that puts each value in its bin
-(Spark ML's ``Bucketizer``: a binary search per value, the same ``edges[k-1] <= x <
-edges[k]`` bins) and counts the bins. The result equals ``contracts.drift.fit_baseline``
-over the same rows, which a test checks.
+training rows (``pipeline.feature_matrix``) in two passes and in memory that does not
+grow with the data: one aggregate counts the rows and each categorical feature's
+categories and sketches the percentiles of every numeric feature and of the label; the
+exact pass of ``housing_etl.quantiles`` then gives the exact percentiles (the bin edges)
+and, from what it counted around them, the number of values below each edge, so the
+numeric bins (``edges[k-1] <= x < edges[k]``) need no pass of their own. The result
+equals ``contracts.drift.fit_baseline`` over the same rows, which a test checks.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from pyspark.ml.feature import Bucketizer
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -33,7 +34,6 @@ from contracts.drift import (
 from housing_etl.quantiles import QuantileQuery
 
 _ROWS = "_rows"
-_FEATURE, _BIN = "_feature", "_bin"
 
 
 def _category(feature: Feature, columns: list[str]) -> Column:
@@ -55,52 +55,35 @@ def fit_baseline(
     columns = list(stats["feature_columns"])
     layout = monitored_features(stats)
     numeric = {f.name: columns[f.columns[0]] for f in layout if f.kind == NUMERIC} | {PREDICTION: label}
+    categorical = [f for f in layout if f.kind != NUMERIC]
     percentiles = QuantileQuery(list(numeric.values()), CDF_PROBABILITIES)
-    row = train.agg(F.count(F.lit(1)).alias(_ROWS), *percentiles.sketches()).first()
+    tallies = []
+    for f in categorical:
+        category, size = _category(f, columns), len(f.categories)
+        tallies += [F.count(F.when(category == i, 1)).alias(f"_{f.name}_{i}") for i in range(size)]
+        outside = category.isNull() | (category < 0) | (category >= size)
+        tallies.append(F.count(F.when(outside, 1)).alias(f"_{f.name}_outside"))
+    row = train.agg(F.count(F.lit(1)).alias(_ROWS), *tallies, *percentiles.sketches()).first()
     if row is None or not row[_ROWS]:
         raise ValueError("cannot fit a drift baseline on an empty training split")
+    rows = int(row[_ROWS])
     exact = percentiles.resolve(train, row)
-    edges = {name: edges_from_percentiles(exact[column]) for name, column in numeric.items()}
 
-    binned = Bucketizer(
-        splitsArray=[[float("-inf"), *edges[name][0], float("inf")] for name in numeric],
-        inputCols=[f"_in_{i}" for i in range(len(numeric))],
-        outputCols=[f"_out_{i}" for i in range(len(numeric))],
-    ).transform(
-        train.select(
-            *[F.col(column).cast("double").alias(f"_in_{i}") for i, column in enumerate(numeric.values())],
-            *[_category(f, columns).alias(f.name) for f in layout if f.kind != NUMERIC],
-        )
-    )
-    pairs = [
-        F.struct(F.lit(name).alias(_FEATURE), F.col(f"_out_{i}").cast("int").alias(_BIN))
-        for i, name in enumerate(numeric)
-    ]
-    pairs += [
-        F.struct(F.lit(f.name).alias(_FEATURE), F.col(f.name).cast("int").alias(_BIN))
-        for f in layout
-        if f.kind != NUMERIC
-    ]
-    counted = binned.select(F.explode(F.array(*pairs)).alias("pair")).groupBy("pair").count().collect()
-    counts: dict[str, dict[int, int]] = {}
-    for pair, count in counted:
-        counts.setdefault(pair[_FEATURE], {})[pair[_BIN]] = count
-
-    def histogram(name: str, size: int) -> list[int]:
-        found = counts.get(name, {})
-        if any(b is None or not 0 <= b < size for b in found):
-            raise ValueError(f"{name} has values outside the encoding's {size} bins")
-        return [found.get(b, 0) for b in range(size)]
+    def numeric_bins(column: str) -> dict[str, Any]:
+        if percentiles.observed(column) != rows:
+            raise ValueError(f"{column} has missing values in the encoded training rows")
+        cuts, psi_cuts = edges_from_percentiles(exact[column])
+        below = [0, *(percentiles.count_below(column, edge) for edge in cuts), rows]
+        return numeric_spec(cuts, psi_cuts, [b - a for a, b in itertools.pairwise(below)])
 
     features: dict[str, dict[str, Any]] = {}
     for feature in layout:
         if feature.kind == NUMERIC:
-            cuts, psi_cuts = edges[feature.name]
-            features[feature.name] = numeric_spec(cuts, psi_cuts, histogram(feature.name, len(cuts) + 1))
+            features[feature.name] = numeric_bins(numeric[feature.name])
         else:
-            features[feature.name] = categorical_spec(
-                feature.categories, histogram(feature.name, len(feature.categories))
-            )
-    cuts, psi_cuts = edges[PREDICTION]
-    prediction = numeric_spec(cuts, psi_cuts, histogram(PREDICTION, len(cuts) + 1))
-    return build_baseline(stats, features, prediction, training_rows=int(row[_ROWS]), provenance=provenance)
+            size = len(feature.categories)
+            if row[f"_{feature.name}_outside"]:
+                raise ValueError(f"{feature.name} has values outside the encoding's {size} bins")
+            counts = [row[f"_{feature.name}_{i}"] for i in range(size)]
+            features[feature.name] = categorical_spec(feature.categories, counts)
+    return build_baseline(stats, features, numeric_bins(label), training_rows=rows, provenance=provenance)

@@ -25,6 +25,7 @@ quantile, however large the data.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,6 +40,7 @@ DEFAULT_LIMIT = 20_000
 FIRST_MARGIN = 2.0  # in units of the sketch's relative rank error, 1 / accuracy
 WIDENING = 4.0
 UNBOUNDED = (-math.inf, math.inf)
+_BINS_PER_COLUMN = 1 << 32  # the exact pass's grouping key: column * this + bin
 
 
 def as_double(name: str) -> Column:
@@ -80,6 +82,7 @@ class _Target:
     candidate: tuple[float, float] | None = None
     value: float | None = None
     done: bool = False
+    inside: tuple[float, ...] = ()
 
     @property
     def position(self) -> float:
@@ -124,7 +127,17 @@ class _Target:
             return inside[index] if index < len(inside) else high
 
         self.value = spark_percentile(self.position, value_at)
+        self.inside = tuple(inside)
         self.done = True
+
+    def count_below(self, value: float) -> int | None:
+        """The number of values under ``value``, if it lies in the known bracket."""
+        low, high = self.known
+        if not (self.done and low <= value <= high):
+            return None
+        if value == low:
+            return self.below
+        return self.below + self.at_low + bisect.bisect_left(self.inside, value)
 
 
 class _Cuts:
@@ -175,6 +188,7 @@ class QuantileQuery:
         self.margin = FIRST_MARGIN / accuracy
         self.passes = 0
         self.most_collected = 0
+        self._targets: list[_Target] = []
 
     def _name(self, column: str, what: str) -> str:
         return f"_quantile_{what}_{column}"
@@ -200,7 +214,7 @@ class QuantileQuery:
         rows (a deterministic plan, such as a read of stored files and filters).
         """
         self.passes, self.most_collected = 1, 0
-        targets: list[_Target] = []
+        self._targets = targets = []
         for name in self.columns:
             count = int(first[self._name(name, "count")])
             ends = first[self._name(name, "sketch")] or []
@@ -216,16 +230,30 @@ class QuantileQuery:
                 self._narrow(df, unbracketed)
         return {name: [t.value for t in targets if t.column == name] for name in self.columns}
 
+    def observed(self, column: str) -> int:
+        """The number of values (nulls apart) of ``column``, after :meth:`resolve`."""
+        return next(t.count for t in self._targets if t.column == column)
+
+    def count_below(self, column: str, value: float) -> int:
+        """The number of values of ``column`` under ``value``, which must be one of its
+        quantiles (or lie between the values at a quantile's two ranks): what the
+        exact pass counted and collected answers it without another pass."""
+        for t in self._targets:
+            if t.column == column and (below := t.count_below(value)) is not None:
+                return below
+        raise ValueError(f"{value} is not within a resolved quantile's bracket of {column}")
+
     def _count(self, df: DataFrame, targets: list[_Target]) -> None:
         """One exact pass: counts around every candidate, and the values strictly inside
         the candidates that are small enough to collect (:meth:`_Target.collects`).
 
         Each column is cut at every candidate end ``e`` and just above it (the next
         double, so the bin ``[e, next)`` holds exactly the values equal to ``e``), one
-        binary search per value (Spark ML's ``Bucketizer``); one grouping counts each
-        bin and collects the values of the bins inside collected candidates. Every count
-        a bracket needs is a sum of bins, so the pass costs the same for 3 quantiles or
-        99.
+        binary search per value (Spark ML's ``Bucketizer``). One hash aggregate, grouped
+        by column and bin (one number) and by the value in the bins inside collected
+        candidates (null elsewhere), counts each bin and each collected value. Every
+        count a bracket needs is a sum of bins, so the pass costs the same for 3
+        quantiles or 99.
         """
         columns = sorted({t.column for t in targets})
         cuts = {name: _Cuts([e for t in targets if t.column == name for e in t.proposed()]) for name in columns}
@@ -243,24 +271,22 @@ class QuantileQuery:
         )
         cells = [
             F.struct(
-                F.lit(i).alias("column"),
-                F.col(f"_bin_{i}").cast("int").alias("bin"),
+                (F.lit(i * _BINS_PER_COLUMN) + F.col(f"_bin_{i}")).cast("long").alias("key"),
                 F.when(F.col(f"_bin_{i}").isin(sorted(wanted[n])), F.col(f"_in_{i}")).alias("value"),
             )
             for i, n in enumerate(columns)
         ]
-        grouped = (
-            binned.select(F.explode(F.array(*cells)).alias("cell"))
-            .groupBy("cell.column", "cell.bin")
-            .agg(F.count(F.lit(1)).alias("rows"), F.collect_list("cell.value").alias("values"))
-            .collect()
-        )
+        cell = binned.select(F.explode(F.array(*cells)).alias("cell")).select("cell.*")
+        tally = cell.groupBy("key", "value").agg(F.count(F.lit(1)).alias("rows"))
+        copies = F.when(F.col("value").isNotNull(), F.array_repeat("value", F.col("rows").cast("int")))
+        per_bin = tally.groupBy("key").agg(F.sum("rows").alias("rows"), F.flatten(F.collect_list(copies)))
         self.passes += 1
         counts: dict[str, dict[int, int]] = {name: {} for name in columns}
         values: dict[str, dict[int, list[float]]] = {name: {} for name in columns}
-        for column, bin_, rows, inside in grouped:
-            counts[columns[column]][bin_] = rows
-            values[columns[column]][bin_] = inside
+        for cell_key, rows, inside in per_bin.collect():
+            name, bin_ = columns[cell_key // _BINS_PER_COLUMN], cell_key % _BINS_PER_COLUMN
+            counts[name][bin_] = rows
+            values[name][bin_] = inside
         self.most_collected = max([self.most_collected, *(sum(map(len, v.values())) for v in values.values())])
         for t in targets:
             low, high = t.proposed()
