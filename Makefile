@@ -73,7 +73,7 @@ compliance-report: $(VENV)/.requirements-dev node_modules/.package-lock.json
 bench: $(VENV)/.requirements-dev node_modules/.package-lock.json
 	$(BIN)/python -m benchmarks.synth
 
-## bench-etl: Glue ETL against its two floors, 1-8M-row curve, small-heap run (about 30 minutes,
+## bench-etl: Glue ETL against its two floors, 1-8M-row curve, small-heap run (about 20 minutes,
 ##            writes docs/benchmarks.md; QUICK=1: a tenth of the sizes, printed only)
 bench-etl: $(VENV)/.requirements-dev
 	$(BIN)/python -m benchmarks.etl_pipeline $(if $(QUICK),--quick)
