@@ -236,8 +236,9 @@ def record_benchmark(names: Sequence[str], timings: dict[str, float], templates:
     body = (
         "## Security gate: `make gate`\n\n"
         f"`python -m tools.gate --record-benchmark` - `cdk synth` of every stage ({', '.join(names)}; stages "
-        f"synthesized in parallel, all five packs), then the per-rule pack evaluation, the deploy-readiness "
-        f"rules, cfn-lint and checkov over {templates} templates.\n\n"
+        f"synthesized in parallel, all five packs and the cfn-guard plugin), then the per-rule pack "
+        f"evaluation, the cfn-guard rules, the deploy-readiness rules, cfn-lint, checkov and cloudsplaining over "
+        f"{templates} templates.\n\n"
         f"| phase | wall seconds |\n| --- | --- |\n{rows}\n\n"
         f"**Ratio: {ratio:.2f}x** the synth alone (the floor every gate run pays)."
     )
