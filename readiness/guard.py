@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from readiness.packs import runtime
+from readiness.packs import rule_status, runtime
 
 PACKAGE = "@cdklabs/cdk-validator-cfnguard"
 ARCHITECTURES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
@@ -36,11 +36,7 @@ class GuardRule:
 
     @property
     def status(self) -> str:
-        if self.failed:
-            return "failed"
-        if self.acknowledged:
-            return "acknowledged"
-        return "compliant" if self.compliant else "not applicable"
+        return rule_status(self)
 
 
 def plugin_directory() -> Path:

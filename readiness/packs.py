@@ -28,7 +28,10 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from readiness.guard import GuardRule
 
 ROOT = Path(__file__).resolve().parent.parent
 EVALUATOR = Path(__file__).with_name("packs.js")
@@ -56,6 +59,16 @@ class Acknowledgement:
     reason: str
 
 
+def rule_status(result: RuleResult | GuardRule) -> str:
+    """One rule's verdict from its findings: a failure outweighs an acknowledgement, which
+    outweighs a pass; a rule with none applies to nothing here."""
+    if result.failed:
+        return "failed"
+    if result.acknowledged:
+        return "acknowledged"
+    return "compliant" if result.compliant else "not applicable"
+
+
 @dataclass
 class RuleResult:
     """One rule of one pack over one assembly."""
@@ -69,11 +82,7 @@ class RuleResult:
 
     @property
     def status(self) -> str:
-        if self.failed:
-            return "failed"
-        if self.acknowledged:
-            return "acknowledged"
-        return "compliant" if self.compliant else "not applicable"
+        return rule_status(self)
 
 
 @dataclass
