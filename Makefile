@@ -53,7 +53,7 @@ test: $(VENV)/.requirements-dev $(CHECKOV_VENV)/.requirements node_modules/.pack
 lint: $(VENV)/.requirements-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy app.py stacks contracts tools readiness lambda/stream_transform lambda/evaluation_gate lambda/drift glue/housing_etl
+	$(BIN)/mypy app.py stacks contracts tools readiness lambda/stream_transform lambda/evaluation_gate lambda/drift lambda/predict glue/housing_etl
 
 ## snapshots: refresh the masked template snapshots after reviewing a change
 snapshots: $(VENV)/.requirements-dev node_modules/.package-lock.json
