@@ -1,8 +1,9 @@
 """Smoke-test the deployed prediction API with one SigV4-signed request.
 
 ``python -m tools.call_api --url https://{api}.execute-api.{region}.amazonaws.com/{stage}/v1/predict
---region R [--file instances.json]`` signs a POST with the credentials of the default
-boto3 session (environment, profile, SSO, instance role...), sends it and prints the
+--region R [--file instances.json] [--profile P]`` signs a POST with the credentials of
+the profile, else of the default boto3 session (environment, SSO, instance role...),
+sends it and prints the
 JSON response. The body is the file's JSON as is; without ``--file`` it is
 ``{"instances": [...]}`` holding the feature fields of two synthetic listings.
 
@@ -41,11 +42,17 @@ def signing_service(url: str) -> str:
     return "execute-api"
 
 
-def default_credentials() -> Any:
-    """Credentials of the default boto3 session; refreshable ones refresh when read."""
-    import boto3
+def default_credentials(profile: str | None = None) -> Any:
+    """Credentials of the boto3 session of ``profile`` (else the SDK's default
+    configuration); refreshable ones refresh when read."""
+    from botocore.exceptions import ProfileNotFound
 
-    credentials = boto3.Session().get_credentials()
+    from tools.stage import session
+
+    try:
+        credentials = session(profile).get_credentials()
+    except ProfileNotFound as error:
+        raise CredentialsError(f"{error} (see `aws configure list-profiles`)") from error
     if credentials is None:
         raise CredentialsError(
             "no AWS credentials found (set AWS_PROFILE, run `aws sso login`, or export "
@@ -131,6 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--region", required=True, help="region the API is deployed in")
     parser.add_argument("--file", type=Path, help="JSON request body (default: 2 instances)")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds")
+    parser.add_argument("--profile", help="AWS profile to sign with (default: the SDK's configuration)")
     args = parser.parse_args(argv)
 
     if urlsplit(args.url).scheme not in ("http", "https"):
@@ -138,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         body = read_body(args.file) if args.file else default_body()
-        credentials = default_credentials()
+        credentials = default_credentials(args.profile)
     except (OSError, ValueError, CredentialsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -158,6 +158,28 @@ def test_missing_credentials_exit_2(
     assert "no AWS credentials found" in capsys.readouterr().err
 
 
+def test_profile_signs_with_that_profiles_credentials(
+    credentials: None, api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    shared = tmp_path / "credentials"
+    shared.write_text(
+        "[sandbox-admin]\naws_access_key_id = AKIDEXAMPLE\n"
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(shared))
+    assert call_api.main(["--url", api.url, "--region", "eu-west-1", "--profile", "sandbox-admin"]) == 0
+    assert api.requests[0]["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+
+
+def test_unknown_profile_exits_2(credentials: None, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["--url", "http://127.0.0.1:9/v1/predict", "--region", "eu-west-1", "--profile", "nope"]
+    assert call_api.main(argv) == 2
+    assert "nope" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("url", "service"),
     [
