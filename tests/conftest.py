@@ -200,10 +200,13 @@ SYNTH_FIXTURES = frozenset({"sandbox", "prod", "every_stage", "all_stages", "gat
 @pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With `-n 2 --dist loadgroup`: tests that need the synthesized app share one worker
-    (so each stage is synthesized once), everything else (Spark, Lambda, tools) the other."""
+    (so each stage is synthesized once), the Spark tests share one (so one JVM starts),
+    and the rest (Lambda, tools, config) go one by one to whichever worker is free."""
     for item in items:
-        needs_synth = SYNTH_FIXTURES.intersection(getattr(item, "fixturenames", ()))
-        item.add_marker(pytest.mark.xdist_group("synth" if needs_synth else "engines"))
+        if SYNTH_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("synth"))
+        elif item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.xdist_group("spark"))
 
 
 @pytest.hookimpl(tryfirst=True)
