@@ -72,8 +72,7 @@ def fit_baseline(
     def numeric_bins(column: str) -> dict[str, Any]:
         if percentiles.observed(column) != rows:
             raise ValueError(f"{column} has missing values in the encoded training rows")
-        # every value is observed, so every percentile exists
-        cuts, psi_cuts = edges_from_percentiles([float(v or 0.0) for v in exact[column]])
+        cuts, psi_cuts = edges_from_percentiles([v for v in exact[column] if v is not None])
         below = [0, *(percentiles.count_below(column, edge) for edge in cuts), rows]
         return numeric_spec(cuts, psi_cuts, [b - a for a, b in itertools.pairwise(below)])
 

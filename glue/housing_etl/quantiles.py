@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,12 +149,13 @@ class _Cuts:
         self.splits = [-math.inf, *inner, math.inf]
         self._start = {x: i for i, x in enumerate(self.splits)}
 
-    def total(self, counts: dict[int, int], *, below: float | None = None, equal: float | None = None) -> int:
-        """The number of values below ``below``, or equal to ``equal``."""
-        if below is not None:
-            return sum(rows for b, rows in counts.items() if b < self._start[below])
-        assert equal is not None
-        return counts.get(self._start[equal], 0)
+    def below(self, counts: Mapping[int, int], value: float) -> int:
+        """The number of values under ``value`` (an end), from the counts per bin."""
+        return sum(rows for b, rows in counts.items() if b < self._start[value])
+
+    def equal(self, counts: Mapping[int, int], value: float) -> int:
+        """The number of values equal to ``value`` (an end): its own bin's count."""
+        return counts.get(self._start[value], 0)
 
     def inside(self, low: float, high: float) -> range:
         """The bins holding the values strictly between two ends."""
@@ -295,10 +296,10 @@ class QuantileQuery:
             t.candidate = None
             if not t.verify(
                 (low, high),
-                below=c.total(n, below=low),
-                at_low=c.total(n, equal=low),
+                below=c.below(n, low),
+                at_low=c.equal(n, low),
                 inside=sum(n.get(b, 0) for b in c.inside(low, high)) if spread else 0,
-                at_high=c.total(n, equal=high) if spread else 0,
+                at_high=c.equal(n, high) if spread else 0,
             ):
                 t.margin *= WIDENING
             elif t in collecting:
