@@ -29,11 +29,12 @@ import contracts
 from contracts import Contract
 from contracts.drift import BASELINE_FILE, dump_baseline, run_baseline
 from contracts.features import STATISTICS_FILE, dump_statistics
-from housing_etl.baseline import fit_baseline
+from housing_etl.baseline import BaselineFit
 from housing_etl.dedup import ID_COLUMN, deduplicate
 from housing_etl.encode import encode
 from housing_etl.missing import handle_missing
-from housing_etl.scaling import apply_scaler, fit_scaler
+from housing_etl.quantiles import QuantileQuery
+from housing_etl.scaling import ROWS, apply_scaler, check_method, observed, scaler_statistics, summarise, want_quantiles
 from housing_etl.schema import CORRUPT_RECORD
 from housing_etl.split import (
     CHANNEL_COLUMN,
@@ -230,36 +231,45 @@ def build_training_data(
     validation_fraction: float,
     seed: int,
 ) -> tuple[dict[str, Any], TrainingCounts]:
-    """Split labeled rows, fit statistics on the train split, write CSV and JSON.
+    """Split labeled rows, fit statistics and the drift baseline on the train split,
+    write CSV and JSON.
 
-    The fit reads the train split twice (see :func:`fit_scaler`), the drift baseline
-    reads the encoded train split twice (see ``housing_etl.baseline``), then one CSV
-    write puts each row in its channel's folder and counts unlabeled and validation
-    rows on the way.
+    Four passes: three over the train split fit the statistics and the baseline's
+    percentiles together (a summary, then the sketch and exact passes of one
+    ``QuantileQuery``: see ``housing_etl.scaling`` and ``housing_etl.baseline``),
+    then one CSV write puts each row in its channel's folder and, on the way, counts
+    unlabeled and validation rows and the baseline's categories.
     """
+    check_method(scaling_method)
     label = F.col(contract.label.name)
     channels = curated.withColumn(CHANNEL_COLUMN, channel(validation_fraction, seed))
     held_out = F.col(CHANNEL_COLUMN) == F.lit(VALIDATION_CHANNEL)
-    stats = fit_scaler(channels.where(label.isNotNull() & ~held_out), contract, scaling_method)
-    write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
-    baseline = fit_baseline(
-        feature_matrix(channels, contract, stats, keep=[CHANNEL_COLUMN]).where(
-            F.col(CHANNEL_COLUMN) == F.lit(TRAIN_CHANNEL)
-        ),
-        stats,
-        label=contract.label.name,
-        provenance={"source": "glue", "etl_run": outputs.run},
+    train = channels.where(label.isNotNull() & ~held_out)
+    summary = summarise(train, contract)
+    query = QuantileQuery()
+    want_quantiles(query, contract, summary)
+    drift = BaselineFit(
+        contract, int(summary[ROWS]), {f.name: observed(summary, f.name) for f in contract.numeric_features}
     )
-    for path in outputs.baseline_files:
-        write_text(curated.sparkSession, path, dump_baseline(baseline))
-    observation = Observation()
+    drift.want(query)
+    query.run(train)
+    stats = scaler_statistics(contract, scaling_method, summary, query)
+    write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
+    split, categories = Observation(), Observation()
     counted = channels.observe(
-        observation,
+        split,
         F.count(F.when(label.isNull(), 1)).alias("unlabeled"),
         F.count(F.when(label.isNotNull() & held_out, 1)).alias("validation"),
     )
-    write_training_csv(feature_matrix(counted, contract, stats, keep=[CHANNEL_COLUMN]), outputs.training)
-    metrics = observed_metrics(observation, OBSERVATION_TIMEOUT_SECONDS)
+    matrix = feature_matrix(counted, contract, stats, keep=[CHANNEL_COLUMN])
+    in_train = F.col(CHANNEL_COLUMN) == F.lit(TRAIN_CHANNEL)
+    write_training_csv(matrix.observe(categories, *drift.tallies(stats, where=in_train)), outputs.training)
+    provenance = {"source": "glue", "etl_run": outputs.run}
+    tallied = observed_metrics(categories, OBSERVATION_TIMEOUT_SECONDS)
+    baseline = drift.document(query, stats, tallied, train, provenance)
+    for path in outputs.baseline_files:
+        write_text(curated.sparkSession, path, dump_baseline(baseline))
+    metrics = observed_metrics(split, OBSERVATION_TIMEOUT_SECONDS)
     counts = TrainingCounts(
         unlabeled=int(metrics["unlabeled"]),
         train=int(stats["training_rows"]),

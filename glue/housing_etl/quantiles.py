@@ -4,16 +4,21 @@ Spark's exact ``percentile`` aggregate keeps every distinct value of a column in
 buffer: measured values are nearly all distinct, so on a large training split it needs
 memory in proportion to the data, and a worker ends with an OutOfMemoryError.
 ``percentile_approx`` keeps a bounded sketch, but its answer is approximate. This
-module gets the exact answer from bounded memory, normally in two passes:
+module gets the exact answer from bounded memory, normally in two passes, once the
+number of values of each column is known (the caller's summary counts them):
 
 1. An approximate pass (``percentile_approx``: a Greenwald-Khanna sketch whose rank
    error is at most ``n / accuracy``) asks for the ranks a margin below and above
-   each wanted rank: two values that bracket it. The caller can fold this pass into
-   an aggregate it runs anyway (:meth:`QuantileQuery.sketches`).
+   each wanted rank: two values that bracket it (:meth:`QuantileQuery.sketches`).
 2. An exact pass counts the values below, at and between the two ends of each
    bracket, and collects only the values strictly between them (at most about
-   ``6 n / accuracy``). The wanted ranks are picked from those and interpolated as
-   Spark's ``percentile`` does, so the result equals it bit for bit.
+   ``6 n / accuracy``). The wanted ranks are read from those; interpolated as
+   Spark's ``percentile`` does, they give its result bit for bit.
+
+What the counts and collected values establish also answers how many values lie
+below a threshold near a wanted rank, and through any non-decreasing function of the
+values (:meth:`QuantileQuery.count_below`): the drift baseline counts its bins in the
+scaled feature space from the raw values, with no pass of its own.
 
 The counts verify each bracket, so correctness never rests on the sketch's error
 bound: a bracket that misses its rank is retried with a wider margin. A bracket that
@@ -26,8 +31,9 @@ quantile, however large the data.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +69,8 @@ def spark_percentile(position: float, value_at: Callable[[int], float]) -> float
 
 @dataclass(eq=False)
 class _Target:
-    """One wanted quantile of one column, and what is known about where it lies.
+    """One wanted position of one column (Spark's ``percentile`` position ``(n - 1) * p``,
+    or a rank), and what is known about where its two closest ranks lie.
 
     ``known`` is a verified bracket: the values at the target's ranks lie in
     ``[low, high]``, with ``below`` values under ``low``, ``at_low`` equal to it and
@@ -72,7 +79,7 @@ class _Target:
     """
 
     column: str
-    probability: float
+    position: float
     count: int
     margin: float
     known: tuple[float, float] = UNBOUNDED
@@ -80,14 +87,12 @@ class _Target:
     at_low: int = 0
     size: int = 0
     candidate: tuple[float, float] | None = None
-    value: float | None = None
     done: bool = False
     inside: tuple[float, ...] = ()
 
     @property
-    def position(self) -> float:
-        """Spark's ``percentile`` position, ``(n - 1) * p`` in double arithmetic."""
-        return float(self.count - 1) * self.probability
+    def ranks(self) -> tuple[int, int]:
+        return math.floor(self.position), math.ceil(self.position)
 
     def local_probabilities(self) -> list[float]:
         """The target's ranks as fractions of the known bracket, widened by the margin."""
@@ -104,7 +109,7 @@ class _Target:
 
     def proposed(self) -> tuple[float, float]:
         if self.candidate is None:
-            raise RuntimeError(f"no bracket proposed for {self.column} at {self.probability}")
+            raise RuntimeError(f"no bracket proposed for {self.column} at position {self.position}")
         return self.candidate
 
     def verify(self, bracket: tuple[float, float], *, below: int, at_low: int, inside: int, at_high: int) -> bool:
@@ -116,28 +121,52 @@ class _Target:
         return True
 
     def pick(self, inside: list[float]) -> None:
-        """The exact quantile, from the sorted values strictly inside the known bracket."""
-        low, high = self.known
-
-        def value_at(rank: int) -> float:
-            index = rank - self.below
-            if index < self.at_low:
-                return low
-            index -= self.at_low
-            return inside[index] if index < len(inside) else high
-
-        self.value = spark_percentile(self.position, value_at)
+        """Keep the sorted values strictly inside the known bracket: with its counts,
+        they are every value of the ranks ``below`` to ``below + size - 1``."""
         self.inside = tuple(inside)
         self.done = True
 
-    def count_below(self, value: float) -> int | None:
-        """The number of values under ``value``, if it lies in the known bracket."""
-        low, high = self.known
-        if not (self.done and low <= value <= high):
-            return None
-        if value == low:
-            return self.below
-        return self.below + self.at_low + bisect.bisect_left(self.inside, value)
+
+class _Ranks:
+    """What the exact passes established about one column's ``count`` values: at each
+    value they met (bracket ends and the values collected between them), how many
+    values lie below it and how many at or below it."""
+
+    def __init__(self, count: int, targets: Sequence[_Target]) -> None:
+        points: dict[float, tuple[int, int]] = {}
+        for t in targets:
+            low, high = t.known
+            start = t.below + t.at_low
+            points[low] = (t.below, start)
+            for value, copies in itertools.groupby(t.inside):
+                points[value] = (start, start := start + sum(1 for _ in copies))
+            if high > low:
+                points[high] = (start, t.below + t.size)
+        self.count = count
+        self.values = sorted(points)
+        self.below = [points[v][0] for v in self.values]
+        self.at_most = [points[v][1] for v in self.values]
+
+    def value_at(self, rank: int) -> float:
+        """The value of ``rank`` (0 is the smallest) in sorted order."""
+        i = bisect.bisect_right(self.at_most, rank)
+        if i == len(self.values) or self.below[i] > rank:
+            raise LookupError(f"rank {rank} is not within a resolved bracket")
+        return self.values[i]
+
+    def count_below(self, threshold: float, key: Callable[[float], float]) -> int | None:
+        """The number of values whose ``key`` (non-decreasing) is below ``threshold``,
+        or None if what is known cannot tell: the values between the last known value
+        whose key is below and the first whose key is not are unknown, and neither
+        value's neighbouring double shows which side they all fall on."""
+        i = bisect.bisect_left(self.values, threshold, key=key)
+        if i < len(self.values):
+            gap_free = self.below[i] == (self.at_most[i - 1] if i else 0)
+            if gap_free or key(math.nextafter(self.values[i], -math.inf)) < threshold:
+                return self.below[i]
+        if i and (self.at_most[i - 1] == self.count or key(math.nextafter(self.values[i - 1], math.inf)) >= threshold):
+            return self.at_most[i - 1]
+        return None
 
 
 class _Cuts:
@@ -163,86 +192,99 @@ class _Cuts:
 
 
 class QuantileQuery:
-    """Exact quantiles of numeric ``columns`` at ``probabilities`` (each in [0, 1]).
+    """Exact order statistics of numeric columns at wanted positions (:meth:`want`).
 
     ``accuracy`` is the sketch's (``percentile_approx``'s); ``limit`` the most values
-    collected for one quantile when the sketch keeps its promise. Nulls are ignored,
+    collected for one position when the sketch keeps its promise. Nulls are ignored,
     as by ``percentile``; NaN is not supported. After :meth:`resolve`, ``passes``
     counts the passes over the data (the sketch pass included) and ``most_collected``
     is the largest number of values collected for one column in one pass.
     """
 
-    def __init__(
-        self,
-        columns: Sequence[str],
-        probabilities: Sequence[float],
-        *,
-        accuracy: int = DEFAULT_ACCURACY,
-        limit: int = DEFAULT_LIMIT,
-    ) -> None:
-        if any(not 0.0 <= p <= 1.0 for p in probabilities):
-            raise ValueError(f"probabilities must be in [0, 1], got {list(probabilities)}")
-        self.columns = list(columns)
-        self.probabilities = list(probabilities)
+    def __init__(self, *, accuracy: int = DEFAULT_ACCURACY, limit: int = DEFAULT_LIMIT) -> None:
         self.accuracy = accuracy
         self.limit = limit
         self.margin = FIRST_MARGIN / accuracy
         self.passes = 0
         self.most_collected = 0
         self._targets: list[_Target] = []
+        self._counts: dict[str, int] = {}
+        self._ranks: dict[str, _Ranks] = {}
 
-    def _name(self, column: str, what: str) -> str:
-        return f"_quantile_{what}_{column}"
+    def want(self, column: str, count: int, wanted: Iterable[float]) -> None:
+        """Ask for the values at ``wanted`` positions (ranks, or :func:`positions` of
+        probabilities) of ``column``, which has ``count`` values (nulls apart; with
+        none, nothing is wanted)."""
+        if self._counts.setdefault(column, count) != count:
+            raise ValueError(f"{column} was wanted with {self._counts[column]} values, now with {count}")
+        covered = {t.ranks for t in self._targets if t.column == column}
+        for position in wanted if count else ():
+            if not 0 <= position <= count - 1:
+                raise ValueError(f"position {position} is outside the {count} values of {column}")
+            target = _Target(column, float(position), count, self.margin, size=count)
+            if target.ranks not in covered:
+                covered.add(target.ranks)
+                self._targets.append(target)
 
-    def _bounds(self) -> list[float]:
-        return [min(1.0, max(0.0, p + side * self.margin)) for p in self.probabilities for side in (-1, 1)]
+    def _sketched(self) -> dict[str, list[_Target]]:
+        sketched: dict[str, list[_Target]] = {}
+        for t in self._targets:
+            if not t.done:
+                sketched.setdefault(t.column, []).append(t)
+        return sketched
 
     def sketches(self) -> list[Column]:
-        """The approximate pass's aggregates: run them in one ``agg`` with any others
-        and pass the resulting row to :meth:`resolve`."""
-        columns: list[Column] = []
-        for name in self.columns:
-            x = as_double(name)
-            columns.append(F.count(x).alias(self._name(name, "count")))
-            columns.append(F.percentile_approx(x, self._bounds(), self.accuracy).alias(self._name(name, "sketch")))
-        return columns
+        """The approximate pass's aggregates: run them in one ``agg`` (with any others)
+        over the data and pass the resulting row to :meth:`resolve`."""
+        return [
+            F.percentile_approx(
+                as_double(name), [p for t in targets for p in t.local_probabilities()], self.accuracy
+            ).alias(f"_quantile_sketch_{name}")
+            for name, targets in self._sketched().items()
+        ]
 
-    def resolve(self, df: DataFrame, first: Any) -> dict[str, list[float | None]]:
-        """The exact quantiles, per column in the order of ``probabilities``.
+    def resolve(self, df: DataFrame, first: Any) -> None:
+        """Find every wanted position's values exactly.
 
         ``first`` is the row of an aggregate over ``df`` that included
         :meth:`sketches`; the further passes run over ``df``, which must give the same
         rows (a deterministic plan, such as a read of stored files and filters).
         """
         self.passes, self.most_collected = 1, 0
-        self._targets = targets = []
-        for name in self.columns:
-            count = int(first[self._name(name, "count")])
-            ends = first[self._name(name, "sketch")] or []
-            for i, p in enumerate(self.probabilities):
-                target = _Target(name, p, count, self.margin, size=count, done=count == 0)
-                if count:
-                    target.candidate = (ends[2 * i], ends[2 * i + 1])
-                targets.append(target)
-        while pending := [t for t in targets if not t.done]:
+        for name, targets in self._sketched().items():
+            ends = first[f"_quantile_sketch_{name}"]
+            for i, target in enumerate(targets):
+                target.candidate = (ends[2 * i], ends[2 * i + 1])
+        while pending := [t for t in self._targets if not t.done]:
             if unverified := [t for t in pending if t.candidate is not None]:
                 self._count(df, unverified)
             if unbracketed := [t for t in pending if not t.done and t.candidate is None]:
                 self._narrow(df, unbracketed)
-        return {name: [t.value for t in targets if t.column == name] for name in self.columns}
+        self._ranks = {
+            name: _Ranks(count, [t for t in self._targets if t.column == name]) for name, count in self._counts.items()
+        }
 
-    def observed(self, column: str) -> int:
-        """The number of values (nulls apart) of ``column``, after :meth:`resolve`."""
-        return next(t.count for t in self._targets if t.column == column)
+    def run(self, df: DataFrame) -> None:
+        """The sketch pass, then :meth:`resolve`."""
+        self.resolve(df, df.agg(*self.sketches()).first() if self._sketched() else {})
 
-    def count_below(self, column: str, value: float) -> int:
-        """The number of values of ``column`` under ``value``, which must be one of its
-        quantiles (or lie between the values at a quantile's two ranks): what the
-        exact pass counted and collected answers it without another pass."""
-        for t in self._targets:
-            if t.column == column and (below := t.count_below(value)) is not None:
-                return below
-        raise ValueError(f"{value} is not within a resolved quantile's bracket of {column}")
+    def value_at(self, column: str, rank: int) -> float:
+        """The value of a wanted rank of ``column`` (0 is the smallest), after :meth:`resolve`."""
+        return self._ranks[column].value_at(rank)
+
+    def percentile(self, column: str, position: float) -> float | None:
+        """The value at a wanted position, interpolated as Spark's ``percentile`` does
+        (None for a column without values)."""
+        if not self._counts[column]:
+            return None
+        return spark_percentile(position, lambda rank: self.value_at(column, rank))
+
+    def count_below(self, column: str, threshold: float, key: Callable[[float], float] = float) -> int | None:
+        """The number of values of ``column`` whose ``key`` (a non-decreasing function,
+        the value itself by default) is below ``threshold``, from what the exact pass
+        counted and collected. Answered for thresholds at or between the keys of a
+        wanted rank's values; None where that knowledge cannot tell."""
+        return self._ranks[column].count_below(threshold, key)
 
     def _count(self, df: DataFrame, targets: list[_Target]) -> None:
         """One exact pass: counts around every candidate, and the values strictly inside
@@ -331,6 +373,13 @@ class QuantileQuery:
             t.candidate = (ends[0], ends[1])
 
 
+def positions(count: int, probabilities: Sequence[float]) -> list[float]:
+    """Spark's ``percentile`` positions, ``(n - 1) * p`` in double arithmetic."""
+    if any(not 0.0 <= p <= 1.0 for p in probabilities):
+        raise ValueError(f"probabilities must be in [0, 1], got {list(probabilities)}")
+    return [float(count - 1) * p for p in probabilities]
+
+
 def exact_quantiles(
     df: DataFrame,
     columns: Sequence[str],
@@ -339,6 +388,15 @@ def exact_quantiles(
     accuracy: int = DEFAULT_ACCURACY,
     limit: int = DEFAULT_LIMIT,
 ) -> dict[str, list[float | None]]:
-    """Exact quantiles of ``columns`` (as ``percentile`` gives them) in bounded memory."""
-    query = QuantileQuery(columns, probabilities, accuracy=accuracy, limit=limit)
-    return query.resolve(df, df.agg(*query.sketches()).first())
+    """Exact quantiles of ``columns`` (as ``percentile`` gives them) in bounded memory:
+    a pass that counts each column's values, then a :class:`QuantileQuery`."""
+    row = df.agg(*[F.count(as_double(c)) for c in columns]).first()
+    counts = [int(n) for n in row or [0] * len(columns)]
+    query = QuantileQuery(accuracy=accuracy, limit=limit)
+    for name, count in zip(columns, counts, strict=True):
+        query.want(name, count, positions(count, probabilities))
+    query.run(df)
+    return {
+        name: [query.percentile(name, at) for at in positions(count, probabilities)]
+        for name, count in zip(columns, counts, strict=True)
+    }

@@ -1,8 +1,8 @@
 """Fitting and applying the feature statistics (imputation medians and scaler).
 
-The statistics come from one aggregation over the training split and, for real-valued
-features, one more pass that makes their quantiles exact: memory stays bounded however
-large the split (see :func:`fit_scaler`). They are fitted on the observed
+The statistics come from one aggregation over the training split and two more passes
+that make the quantiles exact: memory stays bounded however large the split (see
+:func:`fit_scaler`). They are fitted on the observed
 (non-missing) values, so imputed medians do not shrink the spread.
 """
 
@@ -11,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
-from contracts import Contract, Field
+from contracts import Contract
 from contracts.features import SCALING_METHODS, build_statistics
-from housing_etl.quantiles import DEFAULT_LIMIT, QuantileQuery
+from housing_etl.quantiles import QuantileQuery, positions
 
 QUANTILES = (0.25, 0.5, 0.75)
-_ROWS = "_rows"
+ROWS = "_rows"
 
 
 def summary_columns(name: str) -> list[Column]:
@@ -35,17 +35,51 @@ def summary_columns(name: str) -> list[Column]:
     ]
 
 
-def has_few_values(field: Field) -> bool:
-    """An integer feature whose contract range holds at most DEFAULT_LIMIT integers.
+def summarise(df: DataFrame, contract: Contract) -> Row:
+    """The fit's first pass over ``df`` (the training split): the number of rows and
+    the summary of each numeric feature (:func:`summary_columns`)."""
+    aggregates = [F.count(F.lit(1)).alias(ROWS)]
+    for f in contract.numeric_features:
+        aggregates += summary_columns(f.name)
+    row = df.agg(*aggregates).first()
+    if row is None or not row[ROWS]:
+        raise ValueError("cannot fit feature statistics on an empty training split")
+    return row
 
-    Standardisation nulls values outside the range, so such a feature has no more
-    distinct values than that, however many rows there are: Spark's exact
-    ``percentile`` (which keeps one count per distinct value) is bounded by the
-    contract and needs no second pass.
-    """
-    if field.type != "integer" or field.min is None or field.max is None:
-        return False
-    return field.max - field.min < DEFAULT_LIMIT
+
+def observed(summary: Row, name: str) -> int:
+    """The number of values (nulls apart) of a numeric feature in the summarised rows."""
+    return int(summary[f"{name}__count"])
+
+
+def want_quantiles(query: QuantileQuery, contract: Contract, summary: Row) -> None:
+    """Ask ``query`` for the scaler's quantiles of every numeric feature."""
+    for f in contract.numeric_features:
+        query.want(f.name, observed(summary, f.name), positions(observed(summary, f.name), QUANTILES))
+
+
+def scaler_statistics(contract: Contract, method: str, summary: Row, query: QuantileQuery) -> dict[str, Any]:
+    """The statistics artifact from the summary and the resolved ``query``."""
+    summaries: dict[str, dict[str, float | None]] = {}
+    for f in contract.numeric_features:
+        q1, median, q3 = (query.percentile(f.name, at) for at in positions(observed(summary, f.name), QUANTILES))
+        summaries[f.name] = {
+            "count": summary[f"{f.name}__count"],
+            "mean": summary[f"{f.name}__mean"],
+            "std": summary[f"{f.name}__std"],
+            "min": summary[f"{f.name}__min"],
+            "max": summary[f"{f.name}__max"],
+            "max_abs": summary[f"{f.name}__max_abs"],
+            "q1": q1,
+            "median": median,
+            "q3": q3,
+        }
+    return build_statistics(contract, method, summaries, training_rows=int(summary[ROWS]))
+
+
+def check_method(method: str) -> None:
+    if method not in SCALING_METHODS:
+        raise ValueError(f"unknown scaling method {method!r}; expected one of {SCALING_METHODS}")
 
 
 def fit_scaler(df: DataFrame, contract: Contract, method: str) -> dict[str, Any]:
@@ -59,41 +93,19 @@ def fit_scaler(df: DataFrame, contract: Contract, method: str) -> dict[str, Any]
     Quantiles are exact: linear interpolation between the closest ranks, as Spark's
     ``percentile`` and ``numpy.percentile`` (by default) give them, never an
     approximation whose result could depend on partitioning (re-runs must give the
-    same file). Features with few values (:func:`has_few_values`) get them from
-    ``percentile`` in the one aggregation; the others from a
-    :class:`~housing_etl.quantiles.QuantileQuery`, whose memory does not grow with
-    the number of distinct values, and which reads ``df`` once more: ``df`` must be
-    deterministic (stored files, filters, a cache).
+    same file). Three passes: :func:`summarise` counts the values, then a
+    :class:`~housing_etl.quantiles.QuantileQuery` (a sketch pass and an exact pass),
+    whose memory does not grow with the number of distinct values, finds the
+    quantiles. ``df`` must be deterministic (stored files, filters, a cache).
+    The pipeline runs the same passes with the drift baseline's positions added
+    (``housing_etl.baseline``).
     """
-    if method not in SCALING_METHODS:
-        raise ValueError(f"unknown scaling method {method!r}; expected one of {SCALING_METHODS}")
-    few = [f.name for f in contract.numeric_features if has_few_values(f)]
-    quantiles = QuantileQuery([f.name for f in contract.numeric_features if f.name not in few], QUANTILES)
-    aggregates = [F.count(F.lit(1)).alias(_ROWS)]
-    for f in contract.numeric_features:
-        aggregates += summary_columns(f.name)
-    for name in few:
-        aggregates.append(F.percentile(F.col(name).cast("double"), list(QUANTILES)).alias(f"{name}__quantiles"))
-    row = df.agg(*aggregates, *quantiles.sketches()).first()
-    if row is None or not row[_ROWS]:
-        raise ValueError("cannot fit feature statistics on an empty training split")
-    exact = quantiles.resolve(df, row)
-    exact.update({name: row[f"{name}__quantiles"] or [None] * len(QUANTILES) for name in few})
-    summaries: dict[str, dict[str, float | None]] = {}
-    for f in contract.numeric_features:
-        q1, median, q3 = exact[f.name]
-        summaries[f.name] = {
-            "count": row[f"{f.name}__count"],
-            "mean": row[f"{f.name}__mean"],
-            "std": row[f"{f.name}__std"],
-            "min": row[f"{f.name}__min"],
-            "max": row[f"{f.name}__max"],
-            "max_abs": row[f"{f.name}__max_abs"],
-            "q1": q1,
-            "median": median,
-            "q3": q3,
-        }
-    return build_statistics(contract, method, summaries, training_rows=int(row[_ROWS]))
+    check_method(method)
+    summary = summarise(df, contract)
+    query = QuantileQuery()
+    want_quantiles(query, contract, summary)
+    query.run(df)
+    return scaler_statistics(contract, method, summary, query)
 
 
 def apply_scaler(df: DataFrame, stats: Mapping[str, Any]) -> DataFrame:

@@ -1,4 +1,5 @@
-"""The drift baseline Spark fits equals the reference fit of contracts.drift on the same rows."""
+"""The drift baseline Spark fits from raw training rows equals the reference fit of
+contracts.drift over the same rows encoded."""
 
 from __future__ import annotations
 
@@ -8,44 +9,76 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from housing_etl.baseline import fit_baseline
+from housing_etl.baseline import Imputed, fit_baseline
 from housing_etl.pipeline import OutputPaths
+from housing_etl.scaling import fit_scaler
+from housing_etl.schema import curated_schema
 
+import contracts
 from contracts.drift import BASELINE_FILE, PREDICTION, load_baseline
 from contracts.drift import fit_baseline as reference_fit
-from contracts.features import load_statistics
+from contracts.features import FeatureEncoder, load_statistics
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = contracts.load()
 STATS = load_statistics((ROOT / "model" / "feature_statistics.json").read_text(encoding="utf-8"))
 
 
-def random_rows(count: int, seed: int) -> list[list[float]]:
-    """Encoded vectors with ties (integers, a few repeated values) and many distinct values."""
+def random_records(count: int, seed: int) -> list[dict[str, Any]]:
+    """Curated training rows with ties (integers, a few repeated values), many distinct
+    values and missing values, so imputation adds copies of the median."""
     rng = random.Random(seed)
-    columns = STATS["feature_columns"]
-    rows = []
-    for _ in range(count):
-        row = [0.0] * len(columns)
-        for name in STATS["numeric"]:
-            row[columns.index(name)] = rng.choice([rng.gauss(0, 1), float(rng.randint(-2, 3))])
-        row[columns.index("garden_size")] = float(rng.choice([0, 5, 10, 20]))
-        row[columns.index("year_built_missing")] = float(rng.random() < 0.2)
-        row[columns.index(rng.choice(STATS["nominal"]["home_type"]["columns"]))] = 1.0
-        rows.append(row)
-    return rows
+    records = []
+    for i in range(count):
+        record: dict[str, Any] = {"event_id": f"e{i}", "price": float(round(rng.uniform(1e5, 9e5)))}
+        for field in CONTRACT.numeric_features:
+            low, high = field.min or 0, field.max or 1000
+            choices = [rng.uniform(low, high), float(rng.randint(int(low), int(low) + 3)), None]
+            value = rng.choice(choices)
+            record[field.name] = int(value) if field.type == "integer" and value is not None else value
+        record["home_type"] = rng.choice([*STATS["nominal"]["home_type"]["categories"], "castle", None])
+        record["garden_size"] = rng.choice([*STATS["ordinal"]["garden_size"]["mapping"], None])
+        records.append(record)
+    return records
 
 
-def test_spark_fit_equals_the_reference_fit(spark: Any) -> None:
-    rows = random_rows(400, seed=3)
-    labels = [float(round(random.Random(i).uniform(1e5, 9e5))) for i in range(len(rows))]
-    frame = spark.createDataFrame(
-        [(label, *row) for label, row in zip(labels, rows, strict=True)], ["price", *STATS["feature_columns"]]
+def frame(spark: Any, records: list[dict[str, Any]]) -> Any:
+    schema = curated_schema(CONTRACT)
+    return spark.createDataFrame([[r.get(f.name) for f in schema.fields] for r in records], schema).repartition(3)
+
+
+def reference(records: list[dict[str, Any]], stats: dict[str, Any], provenance: dict[str, Any]) -> dict[str, Any]:
+    encoder = FeatureEncoder(stats)
+    return reference_fit(
+        [encoder.encode(r) for r in records], [r["price"] for r in records], stats, provenance=provenance
     )
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_spark_fit_equals_the_reference_fit(spark: Any, seed: int) -> None:
+    records = random_records(400, seed=seed)
+    train = frame(spark, records)
+    stats = fit_scaler(train, CONTRACT, "robust")
     provenance = {"source": "test"}
-    assert fit_baseline(frame, STATS, label="price", provenance=provenance) == reference_fit(
-        rows, labels, STATS, provenance=provenance
-    )
+    assert fit_baseline(train, CONTRACT, stats, provenance=provenance) == reference(records, stats, provenance)
+
+
+def test_edges_the_exact_pass_cannot_count_are_counted_in_one_more_pass(spark: Any, monkeypatch: Any) -> None:
+    records = random_records(200, seed=5)
+    train = frame(spark, records)
+    stats = fit_scaler(train, CONTRACT, "robust")
+    monkeypatch.setattr(Imputed, "count_below", lambda *args: None)
+    provenance = {"source": "test"}
+    assert fit_baseline(train, CONTRACT, stats, provenance=provenance) == reference(records, stats, provenance)
+
+
+def test_an_imputed_value_other_than_the_median_is_refused(spark: Any) -> None:
+    train = frame(spark, random_records(100, seed=6))
+    stats = fit_scaler(train, CONTRACT, "robust")
+    stats["numeric"]["living_area"]["impute"] = 1e9
+    with pytest.raises(ValueError, match=r"living_area: the imputed value 1000000000\.0 is not the median"):
+        fit_baseline(train, CONTRACT, stats, provenance={})
 
 
 def test_pipeline_writes_the_baseline_of_its_train_split(fixture_run: tuple[Path, Path, Any]) -> None:

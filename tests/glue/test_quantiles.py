@@ -4,12 +4,13 @@ small sketch accuracies that force the narrowing passes), and when the sketch li
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 from housing_etl.pipeline import PipelineCounts
-from housing_etl.quantiles import QuantileQuery, exact_quantiles
+from housing_etl.quantiles import QuantileQuery, exact_quantiles, positions
 from housing_etl.split import split_train_validation
 from housing_etl.storage import read_curated
 from hypothesis import HealthCheck, given, settings
@@ -53,8 +54,8 @@ values = st.one_of(
 )
 def test_random_data(spark: Any, rows: list[Any], probabilities: list[float], accuracy: int, limit: int) -> None:
     df = spark.createDataFrame(rows, "a double, b double").repartition(3)
-    query = QuantileQuery(["a", "b"], probabilities, accuracy=accuracy, limit=limit)
-    assert query.resolve(df, df.agg(*query.sketches()).first()) == percentiles(df, ["a", "b"], probabilities)
+    exact = exact_quantiles(df, ["a", "b"], probabilities, accuracy=accuracy, limit=limit)
+    assert exact == percentiles(df, ["a", "b"], probabilities)
 
 
 @pytest.fixture(scope="module")
@@ -65,24 +66,50 @@ def thousand(spark: Any) -> Any:
     ).repartition(4)
 
 
+def scaler_query(**settings: int) -> QuantileQuery:
+    query = QuantileQuery(**settings)
+    query.want("x", 1200, positions(1200, SCALER_QUANTILES))
+    return query
+
+
+def resolved(query: QuantileQuery) -> dict[str, list[float | None]]:
+    return {"x": [query.percentile("x", at) for at in positions(1200, SCALER_QUANTILES)]}
+
+
 def test_narrowing_keeps_the_collected_values_under_the_limit(thousand: Any) -> None:
     """A limit far below the sketch's bracket forces narrowing passes before any
     value is collected; the answer does not change."""
-    query = QuantileQuery(["x"], SCALER_QUANTILES, accuracy=20, limit=5)
-    assert query.resolve(thousand, thousand.agg(*query.sketches()).first()) == percentiles(
-        thousand, ["x"], SCALER_QUANTILES
-    )
+    query = scaler_query(accuracy=20, limit=5)
+    query.run(thousand)
+    assert resolved(query) == percentiles(thousand, ["x"], SCALER_QUANTILES)
     assert query.passes > 2
+    assert query.most_collected <= 5 * len(SCALER_QUANTILES)
 
 
 def test_a_sketch_that_misses_is_corrected(thousand: Any) -> None:
     """Counts verify every bracket: wrong sketch values cost passes, never exactness."""
-    query = QuantileQuery(["x"], SCALER_QUANTILES)
-    misleading = {"_quantile_count_x": 1200, "_quantile_sketch_x": [999.0, 999.0, 0.0, 0.0, 0.0, 1.0]}
-    assert query.resolve(thousand, misleading) == percentiles(thousand, ["x"], SCALER_QUANTILES)
+    query = scaler_query()
+    query.resolve(thousand, {"_quantile_sketch_x": [999.0, 999.0, 0.0, 0.0, 0.0, 1.0]})
+    assert resolved(query) == percentiles(thousand, ["x"], SCALER_QUANTILES)
     assert query.passes > 2
 
 
-def test_probabilities_outside_zero_to_one_are_refused() -> None:
+def test_counts_below_a_threshold_through_a_monotone_key(thousand: Any) -> None:
+    """What the exact pass established counts values below thresholds near the wanted
+    ranks, directly or through a non-decreasing key; where it cannot tell, None."""
+    query = scaler_query()
+    query.run(thousand)
+    values = sorted(float(i * 7 % 1000) for i in range(1000)) + [500.0] * 200
+    for threshold in (299.5, 300.0, 500.0, math.nextafter(500.0, math.inf), 699.5, 700.0):
+        assert query.count_below("x", threshold) == sum(v < threshold for v in values)
+    halved = lambda x: math.floor(x / 2)  # noqa: E731  (non-decreasing, with ties)
+    assert query.count_below("x", 150.0, halved) == sum(halved(v) < 150.0 for v in values)
+    assert query.count_below("x", 10.0) is None  # far from any wanted rank
+    assert query.count_below("x", 600.0) is None  # between two wanted ranks, values not collected
+
+
+def test_positions_outside_the_values_are_refused() -> None:
     with pytest.raises(ValueError, match=r"probabilities must be in \[0, 1\]"):
-        QuantileQuery(["x"], [0.5, 1.5])
+        positions(10, [0.5, 1.5])
+    with pytest.raises(ValueError, match=r"position 10\.0 is outside the 10 values of x"):
+        QuantileQuery().want("x", 10, [10.0])
