@@ -202,8 +202,9 @@ def render_floors(rows: int, samples: dict[str, list[Sample]]) -> list[str]:
         "The copy floor reads with the pipeline's reader and writes Parquet. The I/O-skeleton floor is the"
         " pipeline's data movement without its transforms: the same reader, one shuffle by event id keeping"
         " one row per id, the same partitioned Parquet write, reading it back for one aggregate pass and one"
-        " CSV write of the training columns. The pipeline adds to it the exact statistics (two passes), the"
-        " drift baseline (two passes) and the transforms.",
+        " CSV write of the training columns. The pipeline adds to it the transforms and two passes: its"
+        " summary pass stands for the skeleton's aggregate, then a sketch pass and an exact pass find the"
+        " statistics' quantiles and the drift baseline's percentiles together.",
         "",
         f"**Pipeline / I/O skeleton: {fmt(wall)}x wall, {fmt(cpu)}x JVM CPU** (target <= {SKELETON_TARGET}: {verdict})."
         f" Pipeline / copy floor: {fmt(ratio('pipeline', 'copy', 'wall'))}x wall,"

@@ -125,16 +125,17 @@ def _scaling(spec: Mapping[str, Any]) -> Callable[[float], float]:
     return lambda x: (x - center) / scale
 
 
-def _category(feature: Feature, columns: list[str]) -> Column:
-    """The category index of a categorical feature, as the drift function reads it."""
+def _categories(feature: Feature, columns: list[str]) -> tuple[list[Column], Column]:
+    """Whether an encoded row is in each category of a categorical feature, and whether
+    it is in none (``contracts.drift.category_of`` raises for those): one column
+    whose value names the category, or exactly one one-hot column set."""
     names = [columns[c] for c in feature.columns]
     if feature.values:
         value = F.col(names[0]).cast("double")
-        case = F.when(value == F.lit(feature.values[0]), F.lit(0))
-        for i, code in enumerate(feature.values[1:], start=1):
-            case = case.when(value == F.lit(code), F.lit(i))
-        return case
-    return F.array_position(F.array(*[F.col(n).cast("double") for n in names]), 1.0) - 1
+        return [value == F.lit(v) for v in feature.values], value.isNull() | ~value.isin(list(feature.values))
+    hot = [F.col(n).cast("double") == F.lit(1.0) for n in names]
+    ones = sum((F.when(h, 1).otherwise(0) for h in hot[1:]), F.when(hot[0], 1).otherwise(0))
+    return hot, ones != F.lit(1)
 
 
 class BaselineFit:
@@ -168,9 +169,8 @@ class BaselineFit:
         for f in monitored_features(stats):
             if f.kind == NUMERIC:
                 continue
-            category, size = _category(f, columns), len(f.categories)
-            outside = category.isNull() | (category < 0) | (category >= size)
-            cases = [(category == i, f"_{f.name}_{i}") for i in range(size)] + [(outside, f"_{f.name}_outside")]
+            inside, outside = _categories(f, columns)
+            cases = [(case, f"_{f.name}_{i}") for i, case in enumerate(inside)] + [(outside, f"_{f.name}_outside")]
             for case, name in cases:
                 tallies.append(F.count(F.when(case if where is None else where & case, 1)).alias(name))
         return tallies

@@ -41,7 +41,7 @@ from pyspark.ml.feature import Bucketizer
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-DEFAULT_ACCURACY = 10_000
+DEFAULT_ACCURACY = 20_000
 DEFAULT_LIMIT = 20_000
 FIRST_MARGIN = 2.0  # in units of the sketch's relative rank error, 1 / accuracy
 WIDENING = 4.0
