@@ -68,6 +68,11 @@ class Imputed:
     def missing(self) -> int:
         return self.rows - self.count
 
+    @property
+    def median_ranks(self) -> tuple[int, int]:
+        """The two raw ranks the median is interpolated between (``low``, ``high``)."""
+        return (self.count - 1) // 2, self.count // 2
+
     def positions(self) -> list[float]:
         """Spark's ``percentile`` positions of the baseline's percentiles, in the encoded column."""
         return positions(self.rows, CDF_PROBABILITIES)
@@ -84,7 +89,7 @@ class Imputed:
         """
         if not self.missing:
             return self.positions()
-        low, high = math.floor((self.count - 1) / 2), math.ceil((self.count - 1) / 2)
+        low, high = self.median_ranks
         wanted = [float(self.count - 1) * 0.5]
         for at in self.positions():
             if math.floor(at) < high:
@@ -98,7 +103,7 @@ class Imputed:
         if not self.missing:
             return lambda rank: self.scale(query.value_at(self.column, rank))
         below, at_most = (query.count_below(self.column, t) for t in (median, math.nextafter(median, math.inf)))
-        low, high = math.floor((self.count - 1) / 2), math.ceil((self.count - 1) / 2)
+        low, high = self.median_ranks
         if below is None or at_most is None or below > high or at_most <= low:
             raise ValueError(f"{self.column}: the imputed value {median} is not the median of the training values")
 
@@ -122,6 +127,8 @@ class Imputed:
 def _scaling(spec: Mapping[str, Any]) -> Callable[[float], float]:
     """The scaler's arithmetic (``housing_etl.scaling.apply_scaler``), in the same doubles."""
     center, scale = float(spec["center"]), float(spec["scale"])
+    if not scale > 0:
+        raise ValueError(f"a scale must be positive to keep the order of values, got {scale}")
     return lambda x: (x - center) / scale
 
 

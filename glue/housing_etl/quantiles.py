@@ -23,9 +23,9 @@ scaled feature space from the raw values, with no pass of its own.
 The counts verify each bracket, so correctness never rests on the sketch's error
 bound: a bracket that misses its rank is retried with a wider margin. A bracket that
 could hold more than ``limit`` values (a column of more than ``limit * accuracy / 6``
-values: 33 million with the defaults) is first narrowed by another approximate pass
+values: 66 million with the defaults) is first narrowed by another approximate pass
 over the values inside it, so no pass collects more than about ``limit`` values per
-quantile, however large the data.
+wanted position, however large the data.
 """
 
 from __future__ import annotations
