@@ -25,6 +25,7 @@ of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import statistics
@@ -214,6 +215,21 @@ def render_floors(rows: int, samples: dict[str, list[Sample]]) -> list[str]:
     ]
 
 
+def linear_costs(points: list[tuple[int, Sample, Sample, Sample]]) -> list[str]:
+    """The least-squares line through the curve (what a run costs before its first row,
+    and per million rows), and the cost of each further million rows between sizes."""
+    millions_ = [rows / 1e6 for rows, *_ in points]
+    walls = [s.wall for _, s, _, _ in points]
+    fit = statistics.linear_regression(millions_, walls)
+    steps = [(b - a) / (y - x) for (x, a), (y, b) in itertools.pairwise(zip(millions_, walls, strict=True))]
+    return [
+        f"Least-squares line through the wall times: {fit.intercept:.1f} s + {fit.slope:.2f} s per million rows."
+        f" Each further million rows between sizes: {', '.join(f'{step:.2f}' for step in steps)} s"
+        f" (largest / smallest {max(steps) / min(steps):.2f}): the cost per row that does not fall as fixed costs"
+        " are spread.",
+    ]
+
+
 def render_curve(points: list[tuple[int, Sample, Sample, Sample]]) -> list[str]:
     per_million = [(rows, s.wall / rows * 1e6, (s.cpu or 0) / rows * 1e6) for rows, s, _, _ in points]
     wall_spread = max(w for _, w, _ in per_million) / min(w for _, w, _ in per_million)
@@ -233,6 +249,8 @@ def render_curve(points: list[tuple[int, Sample, Sample, Sample]]) -> list[str]:
         f" (target <= {FLATNESS_TARGET}: {verdict}). Time per row at {millions(points[-1][0])} / at"
         f" {millions(points[0][0])}: {per_million[-1][1] / per_million[0][1]:.2f} wall,"
         f" {per_million[-1][2] / per_million[0][2]:.2f} JVM CPU (below 1: the fixed costs are spread over more rows).",
+        "",
+        *linear_costs(points),
         "",
         "The statistics fit alone over each size's curated zone (training split), Spark's exact"
         " `percentile` against the pipeline's bounded fit:",

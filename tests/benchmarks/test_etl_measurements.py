@@ -34,3 +34,13 @@ def test_a_late_resend_keeps_the_event_and_moves_it_a_day_later() -> None:
 
 def test_a_malformed_line_is_not_resent() -> None:
     assert resend(MALFORMED, random.Random(1)) is None
+
+
+def test_the_curve_splits_fixed_costs_from_the_cost_per_row() -> None:
+    from benchmarks.etl_pipeline import linear_costs
+    from benchmarks.spark_meter import Sample
+
+    points = [(rows, Sample(5.0 + 10.0 * rows / 1e6, None, None, None), None, None) for rows in (1e6, 2e6, 4e6, 8e6)]
+    (line,) = linear_costs(points)  # type: ignore[arg-type]
+    assert line.startswith("Least-squares line through the wall times: 5.0 s + 10.00 s per million rows.")
+    assert "10.00, 10.00, 10.00 s (largest / smallest 1.00)" in line
