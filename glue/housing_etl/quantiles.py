@@ -129,10 +129,17 @@ class _Target:
 
 class _Ranks:
     """What the exact passes established about one column's ``count`` values: at each
-    value they met (bracket ends and the values collected between them), how many
-    values lie below it and how many at or below it."""
+    value they met, how many values lie below it and how many at or below it."""
 
-    def __init__(self, count: int, targets: Sequence[_Target]) -> None:
+    def __init__(self, count: int, points: Mapping[float, tuple[int, int]]) -> None:
+        self.count = count
+        self.values = sorted(points)
+        self.below = [points[v][0] for v in self.values]
+        self.at_most = [points[v][1] for v in self.values]
+
+    @classmethod
+    def of_targets(cls, count: int, targets: Sequence[_Target]) -> _Ranks:
+        """From resolved targets: their bracket ends and the values collected between."""
         points: dict[float, tuple[int, int]] = {}
         for t in targets:
             low, high = t.known
@@ -142,10 +149,17 @@ class _Ranks:
                 points[value] = (start, start := start + sum(1 for _ in copies))
             if high > low:
                 points[high] = (start, t.below + t.size)
-        self.count = count
-        self.values = sorted(points)
-        self.below = [points[v][0] for v in self.values]
-        self.at_most = [points[v][1] for v in self.values]
+        return cls(count, points)
+
+    @classmethod
+    def of_tally(cls, count: int, tally: Mapping[float, int]) -> _Ranks:
+        """From a count of every value the column takes."""
+        points: dict[float, tuple[int, int]] = {}
+        below = 0
+        for value in sorted(tally):
+            if tally[value]:
+                points[value] = (below, below := below + tally[value])
+        return cls(count, points)
 
     def value_at(self, rank: int) -> float:
         """The value of ``rank`` (0 is the smallest) in sorted order."""
@@ -209,7 +223,17 @@ class QuantileQuery:
         self.most_collected = 0
         self._targets: list[_Target] = []
         self._counts: dict[str, int] = {}
+        self._takes: dict[str, list[float]] = {}
         self._ranks: dict[str, _Ranks] = {}
+
+    def count_each(self, column: str, count: int, values: Iterable[float]) -> None:
+        """Say that ``column`` takes only ``values`` (nulls apart; an integer feature
+        with a small range, say): the exact pass counts each value, which answers every
+        rank, so the column needs no sketch. Call it before :meth:`want`."""
+        if any(t.column == column for t in self._targets):
+            raise ValueError(f"{column} already has wanted positions")
+        self._counts[column] = count
+        self._takes[column] = sorted({float(v) for v in values})
 
     def want(self, column: str, count: int, wanted: Iterable[float]) -> None:
         """Ask for the values at ``wanted`` positions (ranks, or :func:`positions` of
@@ -222,7 +246,7 @@ class QuantileQuery:
             if not 0 <= position <= count - 1:
                 raise ValueError(f"position {position} is outside the {count} values of {column}")
             target = _Target(column, float(position), count, self.margin, size=count)
-            if target.ranks not in covered:
+            if column not in self._takes and target.ranks not in covered:
                 covered.add(target.ranks)
                 self._targets.append(target)
 
@@ -250,19 +274,23 @@ class QuantileQuery:
         :meth:`sketches`; the further passes run over ``df``, which must give the same
         rows (a deterministic plan, such as a read of stored files and filters).
         """
-        self.passes, self.most_collected = 1, 0
-        for name, targets in self._sketched().items():
+        sketched = self._sketched()
+        self.passes, self.most_collected = (1 if sketched else 0), 0
+        for name, targets in sketched.items():
             ends = first[f"_quantile_sketch_{name}"]
             for i, target in enumerate(targets):
                 target.candidate = (ends[2 * i], ends[2 * i + 1])
-        while pending := [t for t in self._targets if not t.done]:
-            if unverified := [t for t in pending if t.candidate is not None]:
-                self._count(df, unverified)
+        tallied = {name: values for name, values in self._takes.items() if self._counts[name]}
+        while (pending := [t for t in self._targets if not t.done]) or tallied:
+            unverified = [t for t in pending if t.candidate is not None]
+            if unverified or tallied:
+                self._count(df, unverified, tallied)
+                tallied = {}
             if unbracketed := [t for t in pending if not t.done and t.candidate is None]:
                 self._narrow(df, unbracketed)
-        self._ranks = {
-            name: _Ranks(count, [t for t in self._targets if t.column == name]) for name, count in self._counts.items()
-        }
+        for name, count in self._counts.items():
+            if name not in self._takes:
+                self._ranks[name] = _Ranks.of_targets(count, [t for t in self._targets if t.column == name])
 
     def run(self, df: DataFrame) -> None:
         """The sketch pass, then :meth:`resolve`."""
@@ -286,9 +314,10 @@ class QuantileQuery:
         wanted rank's values; None where that knowledge cannot tell."""
         return self._ranks[column].count_below(threshold, key)
 
-    def _count(self, df: DataFrame, targets: list[_Target]) -> None:
+    def _count(self, df: DataFrame, targets: list[_Target], tallied: Mapping[str, list[float]]) -> None:
         """One exact pass: counts around every candidate, and the values strictly inside
-        the candidates that are small enough to collect (:meth:`_Target.collects`).
+        the candidates that are small enough to collect (:meth:`_Target.collects`);
+        and a count of each value of the ``tallied`` columns (:meth:`count_each`).
 
         Each column is cut at every candidate end ``e`` and just above it (the next
         double, so the bin ``[e, next)`` holds exactly the values equal to ``e``), one
@@ -298,8 +327,11 @@ class QuantileQuery:
         count a bracket needs is a sum of bins, so the pass costs the same for 3
         quantiles or 99.
         """
-        columns = sorted({t.column for t in targets})
-        cuts = {name: _Cuts([e for t in targets if t.column == name for e in t.proposed()]) for name in columns}
+        columns = sorted({t.column for t in targets} | set(tallied))
+        cuts = {
+            name: _Cuts([*tallied.get(name, []), *(e for t in targets if t.column == name for e in t.proposed())])
+            for name in columns
+        }
         collecting = [t for t in targets if t.collects(self.accuracy, self.limit)]
         wanted: dict[str, set[int]] = {name: set() for name in columns}
         for t in collecting:
@@ -331,6 +363,11 @@ class QuantileQuery:
             counts[name][bin_] = rows
             values[name][bin_] = inside
         self.most_collected = max([self.most_collected, *(sum(map(len, v.values())) for v in values.values())])
+        for name, taken in tallied.items():
+            each = {v: cuts[name].equal(counts[name], v) for v in taken}
+            if sum(each.values()) != self._counts[name]:
+                raise ValueError(f"{name} has values other than the {len(taken)} it was said to take")
+            self._ranks[name] = _Ranks.of_tally(self._counts[name], each)
         for t in targets:
             low, high = t.proposed()
             c, n = cuts[t.column], counts[t.column]

@@ -8,17 +8,19 @@ that make the quantiles exact: memory stays bounded however large the split (see
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
-from contracts import Contract
+from contracts import Contract, Field
 from contracts.features import SCALING_METHODS, build_statistics
 from housing_etl.quantiles import QuantileQuery, positions
 
 QUANTILES = (0.25, 0.5, 0.75)
+COUNTED_VALUES = 1_000
 ROWS = "_rows"
 
 
@@ -52,10 +54,24 @@ def observed(summary: Row, name: str) -> int:
     return int(summary[f"{name}__count"])
 
 
+def integer_values(field: Field) -> range | None:
+    """The values an integer feature can take, if its contract range holds at most
+    COUNTED_VALUES of them: standardisation nulls values outside the range, so the
+    exact pass can count each value instead of sketching the feature."""
+    if field.type != "integer" or field.min is None or field.max is None:
+        return None
+    low, high = math.ceil(field.min), math.floor(field.max)
+    return range(low, high + 1) if high - low < COUNTED_VALUES else None
+
+
 def want_quantiles(query: QuantileQuery, contract: Contract, summary: Row) -> None:
-    """Ask ``query`` for the scaler's quantiles of every numeric feature."""
+    """Ask ``query`` for the scaler's quantiles of every numeric feature (integer
+    features with few values counted value by value: :func:`integer_values`)."""
     for f in contract.numeric_features:
-        query.want(f.name, observed(summary, f.name), positions(observed(summary, f.name), QUANTILES))
+        count = observed(summary, f.name)
+        if (values := integer_values(f)) is not None:
+            query.count_each(f.name, count, values)
+        query.want(f.name, count, positions(count, QUANTILES))
 
 
 def scaler_statistics(contract: Contract, method: str, summary: Row, query: QuantileQuery) -> dict[str, Any]:

@@ -113,3 +113,24 @@ def test_positions_outside_the_values_are_refused() -> None:
         positions(10, [0.5, 1.5])
     with pytest.raises(ValueError, match=r"position 10\.0 is outside the 10 values of x"):
         QuantileQuery().want("x", 10, [10.0])
+
+
+def test_a_column_of_few_values_is_counted_value_by_value(spark: Any) -> None:
+    """A column said to take only some values needs no sketch: the exact pass counts
+    each value, which answers every rank; a value it was not said to take is refused."""
+    rows = [(float(i % 7) if i % 5 else None,) for i in range(300)]
+    df = spark.createDataFrame(rows, "x double").repartition(3)
+    count = sum(r[0] is not None for r in rows)
+    query = QuantileQuery()
+    query.count_each("x", count, range(7))
+    query.want("x", count, positions(count, SCALER_QUANTILES))
+    assert query.sketches() == []
+    query.run(df)
+    exact = {"x": [query.percentile("x", at) for at in positions(count, SCALER_QUANTILES)]}
+    assert exact == percentiles(df, ["x"], SCALER_QUANTILES)
+    assert query.passes == 1  # the exact pass, no sketch
+    assert query.count_below("x", 3.5) == sum(r[0] is not None and r[0] < 3.5 for r in rows)
+    fewer = QuantileQuery()
+    fewer.count_each("x", count, range(6))
+    with pytest.raises(ValueError, match="x has values other than the 6 it was said to take"):
+        fewer.run(df)
