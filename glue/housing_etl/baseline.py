@@ -57,12 +57,13 @@ _ROWS = "_rows"
 @dataclass(frozen=True)
 class Imputed:
     """One column of ``rows`` training rows as the model sees it: its ``count`` raw
-    values, ``rows - count`` imputed with the training median, mapped by ``scale``."""
+    values, ``rows - count`` imputed with the training ``median``, mapped by ``scale``."""
 
     column: str
     rows: int
     count: int
     scale: Callable[[float], float] = float
+    median: float = math.nan
 
     @property
     def missing(self) -> int:
@@ -98,10 +99,11 @@ class Imputed:
                 wanted.append(at - self.missing)
         return wanted
 
-    def values(self, query: QuantileQuery, median: float) -> Callable[[int], float]:
+    def values(self, query: QuantileQuery) -> Callable[[int], float]:
         """The encoded column's value at each rank, from the resolved ``query``."""
         if not self.missing:
             return lambda rank: self.scale(query.value_at(self.column, rank))
+        median = self.median
         below, at_most = (query.count_below(self.column, t) for t in (median, math.nextafter(median, math.inf)))
         low, high = self.median_ranks
         if below is None or at_most is None or below > high or at_most <= low:
@@ -116,12 +118,12 @@ class Imputed:
 
         return value
 
-    def count_below(self, query: QuantileQuery, median: float, edge: float) -> int | None:
+    def count_below(self, query: QuantileQuery, edge: float) -> int | None:
         """How many encoded values lie below ``edge``, if the exact pass can tell."""
         raw = query.count_below(self.column, edge, self.scale)
         if raw is None:
             return None
-        return raw + (self.missing if self.missing and self.scale(median) < edge else 0)
+        return raw + (self.missing if self.missing and self.scale(self.median) < edge else 0)
 
 
 def _scaling(spec: Mapping[str, Any]) -> Callable[[float], float]:
@@ -165,6 +167,7 @@ class BaselineFit:
         self.label = Imputed(contract.label.name, rows, rows)
 
     def want(self, query: QuantileQuery) -> None:
+        """Ask ``query`` for the raw positions of every numeric feature and of the label."""
         for column in [*self.numeric.values(), self.label]:
             query.want(column.column, column.count, column.raw_positions())
 
@@ -194,19 +197,16 @@ class BaselineFit:
         ``train`` (the raw training rows) is read again only if an edge's count is
         beyond what the query established."""
         columns = {
-            name: Imputed(c.column, c.rows, c.count, _scaling(stats["numeric"][name]))
+            name: Imputed(c.column, c.rows, c.count, _scaling(stats["numeric"][name]), stats["numeric"][name]["impute"])
             for name, c in self.numeric.items()
         }
-        medians = {name: float(stats["numeric"][name]["impute"]) for name in columns}
-        medians[self.label.column] = math.nan
         columns[PREDICTION] = self.label
         edges: dict[str, tuple[list[float], list[float]]] = {}
         known: dict[tuple[str, float], int | None] = {}
         for name, column in columns.items():
-            median = medians[column.column]
-            value = column.values(query, median)
+            value = column.values(query)
             edges[name] = edges_from_percentiles([spark_percentile(at, value) for at in column.positions()])
-            known |= {(name, edge): column.count_below(query, median, edge) for edge in edges[name][0]}
+            known |= {(name, edge): column.count_below(query, edge) for edge in edges[name][0]}
         unknown = [key for key, n in known.items() if n is None]
         counted = self._count_encoded(train, stats, [(columns[name].column, edge) for name, edge in unknown])
         below = {key: n for key, n in known.items() if n is not None} | dict(zip(unknown, counted, strict=True))

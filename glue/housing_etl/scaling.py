@@ -2,8 +2,8 @@
 
 The statistics come from one aggregation over the training split and two more passes
 that make the quantiles exact: memory stays bounded however large the split (see
-:func:`fit_scaler`). They are fitted on the observed
-(non-missing) values, so imputed medians do not shrink the spread.
+:func:`fit_scaler`). They are fitted on the observed (non-missing) values, so imputed
+medians do not shrink the spread.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ def scaler_statistics(contract: Contract, method: str, summary: Row, query: Quan
 
 
 def check_method(method: str) -> None:
+    """Refuse an unknown scaling method before any pass over the data."""
     if method not in SCALING_METHODS:
         raise ValueError(f"unknown scaling method {method!r}; expected one of {SCALING_METHODS}")
 
