@@ -13,6 +13,8 @@ from housing_etl.baseline import Imputed, fit_baseline
 from housing_etl.pipeline import OutputPaths
 from housing_etl.scaling import fit_scaler
 from housing_etl.schema import curated_schema
+from housing_etl.split import split_train_validation
+from housing_etl.storage import read_curated
 
 import contracts
 from contracts.drift import BASELINE_FILE, PREDICTION, load_baseline
@@ -55,30 +57,50 @@ def reference(records: list[dict[str, Any]], stats: dict[str, Any], provenance: 
     )
 
 
-@pytest.mark.parametrize("seed", [3, 4])
-def test_spark_fit_equals_the_reference_fit(spark: Any, seed: int) -> None:
-    records = random_records(400, seed=seed)
+@pytest.fixture(scope="module")
+def fitted(spark: Any) -> tuple[list[dict[str, Any]], Any, dict[str, Any]]:
+    """Random training rows, their frame and the statistics fitted on them."""
+    records = random_records(400, seed=3)
     train = frame(spark, records)
-    stats = fit_scaler(train, CONTRACT, "robust")
+    return records, train, fit_scaler(train, CONTRACT, "robust")
+
+
+def test_spark_fit_equals_the_reference_fit(fitted: tuple[list[dict[str, Any]], Any, dict[str, Any]]) -> None:
+    records, train, stats = fitted
     provenance = {"source": "test"}
     assert fit_baseline(train, CONTRACT, stats, provenance=provenance) == reference(records, stats, provenance)
 
 
-def test_edges_the_exact_pass_cannot_count_are_counted_in_one_more_pass(spark: Any, monkeypatch: Any) -> None:
-    records = random_records(200, seed=5)
-    train = frame(spark, records)
-    stats = fit_scaler(train, CONTRACT, "robust")
-    monkeypatch.setattr(Imputed, "count_below", lambda *args: None)
+def test_edges_the_exact_pass_cannot_count_are_counted_in_one_more_pass(
+    fitted: tuple[list[dict[str, Any]], Any, dict[str, Any]], monkeypatch: Any
+) -> None:
+    records, train, stats = fitted
+    known = Imputed.count_below
+    monkeypatch.setattr(Imputed, "count_below", lambda c, *a: None if c.column == "lot_area" else known(c, *a))
     provenance = {"source": "test"}
     assert fit_baseline(train, CONTRACT, stats, provenance=provenance) == reference(records, stats, provenance)
 
 
-def test_an_imputed_value_other_than_the_median_is_refused(spark: Any) -> None:
-    train = frame(spark, random_records(100, seed=6))
-    stats = fit_scaler(train, CONTRACT, "robust")
-    stats["numeric"]["living_area"]["impute"] = 1e9
+def test_an_imputed_value_other_than_the_median_is_refused(
+    fitted: tuple[list[dict[str, Any]], Any, dict[str, Any]],
+) -> None:
+    _, train, stats = fitted
+    moved = json.loads(json.dumps(stats))
+    moved["numeric"]["living_area"]["impute"] = 1e9
     with pytest.raises(ValueError, match=r"living_area: the imputed value 1000000000\.0 is not the median"):
-        fit_baseline(train, CONTRACT, stats, provenance={})
+        fit_baseline(train, CONTRACT, moved, provenance={})
+
+
+def test_the_pipeline_baseline_equals_the_reference_fit_of_its_train_split(
+    spark: Any, fixture_run: tuple[Path, Path, Any]
+) -> None:
+    """The pipeline fits the baseline in the statistics fit's passes (integer features
+    counted value by value): the same document as the reference fit of its train rows."""
+    paths = OutputPaths.under(str(fixture_run[1]))
+    baseline = load_baseline(Path(paths.baseline_files[0]).read_text(encoding="utf-8"))
+    curated = read_curated(spark, paths.curated, CONTRACT).where("price IS NOT NULL")
+    records = [row.asDict() for row in split_train_validation(curated, 0.2, 0)[0].collect()]
+    assert baseline == reference(records, baseline["statistics"], baseline["provenance"])
 
 
 def test_pipeline_writes_the_baseline_of_its_train_split(fixture_run: tuple[Path, Path, Any]) -> None:
