@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Row
@@ -49,9 +49,7 @@ from contracts.drift import (
 from housing_etl.encode import encode
 from housing_etl.missing import handle_missing
 from housing_etl.quantiles import QuantileQuery, positions, spark_percentile
-from housing_etl.scaling import apply_scaler
-
-_ROWS = "_rows"
+from housing_etl.scaling import ROWS, apply_scaler, observed, summarise
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,8 @@ def _categories(feature: Feature, columns: list[str]) -> tuple[list[Column], Col
 
 class BaselineFit:
     """The drift baseline of a training split whose rows, and each numeric feature's
-    values, are counted (``counts``), fitted alongside the feature statistics:
+    values, the statistics fit's summary counted (``housing_etl.scaling.summarise``),
+    fitted alongside the feature statistics:
 
     1. :meth:`want` adds the raw ranks the percentiles need to the statistics fit's
        query, before it runs;
@@ -158,12 +157,13 @@ class BaselineFit:
     3. :meth:`document` assembles the baseline from both.
     """
 
-    def __init__(self, contract: Contract, rows: int, counts: Mapping[str, int]) -> None:
+    def __init__(self, contract: Contract, summary: Row) -> None:
+        rows = int(summary[ROWS])
         if not rows:
             raise ValueError("cannot fit a drift baseline on an empty training split")
         self.contract = contract
         self.rows = rows
-        self.numeric = {f.name: Imputed(f.name, rows, counts[f.name]) for f in contract.numeric_features}
+        self.numeric = {f.name: Imputed(f.name, rows, observed(summary, f.name)) for f in contract.numeric_features}
         self.label = Imputed(contract.label.name, rows, rows)
 
     def want(self, query: QuantileQuery) -> None:
@@ -197,7 +197,7 @@ class BaselineFit:
         ``train`` (the raw training rows) is read again only if an edge's count is
         beyond what the query established."""
         columns = {
-            name: Imputed(c.column, c.rows, c.count, _scaling(stats["numeric"][name]), stats["numeric"][name]["impute"])
+            name: replace(c, scale=_scaling(stats["numeric"][name]), median=stats["numeric"][name]["impute"])
             for name, c in self.numeric.items()
         }
         columns[PREDICTION] = self.label
@@ -245,12 +245,7 @@ def fit_baseline(
     """The baseline of ``train`` (raw training rows) on its own, fitted with ``stats``
     fitted on the same rows: the passes the pipeline shares with the statistics fit
     (``pipeline.build_training_data``) run here for the baseline alone."""
-    row = train.agg(
-        F.count(F.lit(1)).alias(_ROWS), *[F.count(F.col(f.name)).alias(f.name) for f in contract.numeric_features]
-    ).first()
-    if row is None:
-        raise RuntimeError("an aggregate returned no row")
-    fit = BaselineFit(contract, int(row[_ROWS]), {f.name: int(row[f.name]) for f in contract.numeric_features})
+    fit = BaselineFit(contract, summarise(train, contract))
     query = QuantileQuery()
     fit.want(query)
     query.run(train)

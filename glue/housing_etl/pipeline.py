@@ -34,7 +34,7 @@ from housing_etl.dedup import ID_COLUMN, deduplicate
 from housing_etl.encode import encode
 from housing_etl.missing import handle_missing
 from housing_etl.quantiles import QuantileQuery
-from housing_etl.scaling import ROWS, apply_scaler, check_method, observed, scaler_statistics, summarise, want_quantiles
+from housing_etl.scaling import apply_scaler, check_method, scaler_statistics, summarise, want_quantiles
 from housing_etl.schema import CORRUPT_RECORD
 from housing_etl.split import (
     CHANNEL_COLUMN,
@@ -248,9 +248,7 @@ def build_training_data(
     summary = summarise(train, contract)
     query = QuantileQuery()
     want_quantiles(query, contract, summary)
-    drift = BaselineFit(
-        contract, int(summary[ROWS]), {f.name: observed(summary, f.name) for f in contract.numeric_features}
-    )
+    drift = BaselineFit(contract, summary)
     drift.want(query)
     query.run(train)
     stats = scaler_statistics(contract, scaling_method, summary, query)

@@ -80,7 +80,6 @@ class _Target:
 
     column: str
     position: float
-    count: int
     margin: float
     known: tuple[float, float] = UNBOUNDED
     below: int = 0
@@ -245,7 +244,7 @@ class QuantileQuery:
         for position in wanted if count else ():
             if not 0 <= position <= count - 1:
                 raise ValueError(f"position {position} is outside the {count} values of {column}")
-            target = _Target(column, float(position), count, self.margin, size=count)
+            target = _Target(column, float(position), self.margin, size=count)
             if column not in self._takes and target.ranks not in covered:
                 covered.add(target.ranks)
                 self._targets.append(target)
@@ -429,11 +428,9 @@ def exact_quantiles(
     a pass that counts each column's values, then a :class:`QuantileQuery`."""
     row = df.agg(*[F.count(as_double(c)) for c in columns]).first()
     counts = [int(n) for n in row or [0] * len(columns)]
+    wanted = {name: positions(count, probabilities) for name, count in zip(columns, counts, strict=True)}
     query = QuantileQuery(accuracy=accuracy, limit=limit)
     for name, count in zip(columns, counts, strict=True):
-        query.want(name, count, positions(count, probabilities))
+        query.want(name, count, wanted[name])
     query.run(df)
-    return {
-        name: [query.percentile(name, at) for at in positions(count, probabilities)]
-        for name, count in zip(columns, counts, strict=True)
-    }
+    return {name: [query.percentile(name, at) for at in at_positions] for name, at_positions in wanted.items()}
