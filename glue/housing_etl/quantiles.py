@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pyspark.ml.feature import Bucketizer
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -51,6 +51,51 @@ _BINS_PER_COLUMN = 1 << 32  # the exact pass's grouping key: column * this + bin
 
 def as_double(name: str) -> Column:
     return F.col(name).cast("double")
+
+
+def _sql_name(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _sql_double(value: float) -> str:
+    """A finite double as Spark SQL literal text that parses back to the same double."""
+    if not math.isfinite(value):
+        raise ValueError(f"{value} has no Spark SQL literal")
+    return f"{value!r}D"
+
+
+def _sketch(name: str, probabilities: Sequence[float], accuracy: int) -> Column:
+    """``percentile_approx`` of a column at many probabilities, built from SQL text.
+
+    The same aggregate as ``F.percentile_approx``, which sends each probability into
+    the JVM as a call of its own: with a hundred probabilities per column, building
+    the query cost more than the sketch pass at a million rows.
+    """
+    array = ", ".join(map(_sql_double, probabilities))
+    return F.expr(f"percentile_approx(CAST({_sql_name(name)} AS DOUBLE), array({array}), {int(accuracy)})")
+
+
+def _bucketize(df: DataFrame, splits: Sequence[Sequence[float]], inputs: list[str], outputs: list[str]) -> DataFrame:
+    """Spark ML's ``Bucketizer`` (one binary search per value) over several columns,
+    keeping invalid values (nulls, read as NaN) in a bin of their own.
+
+    Its parameters go to the JVM as JSON text, in four calls: the Python wrapper sends
+    each split as a call of its own, and a pass has hundreds of them.
+    """
+    encode = {-math.inf: "-Inf", math.inf: "Inf"}
+    bucketizer = df.sparkSession._jvm.org.apache.spark.ml.feature.Bucketizer()  # type: ignore[union-attr]
+    encoded = json.dumps([[encode.get(x, x) for x in column] for column in splits])
+    bucketizer.setSplitsArray(bucketizer.splitsArray().jsonDecode(encoded))
+    bucketizer.setInputCols(bucketizer.inputCols().jsonDecode(json.dumps(inputs)))
+    bucketizer.setOutputCols(bucketizer.outputCols().jsonDecode(json.dumps(outputs)))
+    bucketizer.setHandleInvalid("keep")
+    return DataFrame(bucketizer.transform(df._jdf), df.sparkSession)
+
+
+def _among(column: str, bins: Iterable[int]) -> Column:
+    """Whether a bin column's value is one of ``bins`` (SQL text: one call into the JVM)."""
+    listed = ", ".join(str(int(b)) for b in sorted(bins))
+    return F.expr(f"{_sql_name(column)} IN ({listed})") if listed else F.lit(False)
 
 
 def spark_percentile(position: float, value_at: Callable[[int], float]) -> float:
@@ -260,9 +305,9 @@ class QuantileQuery:
         """The approximate pass's aggregates: run them in one ``agg`` (with any others)
         over the data and pass the resulting row to :meth:`resolve`."""
         return [
-            F.percentile_approx(
-                as_double(name), [p for t in targets for p in t.local_probabilities()], self.accuracy
-            ).alias(f"_quantile_sketch_{name}")
+            _sketch(name, [p for t in targets for p in t.local_probabilities()], self.accuracy).alias(
+                f"_quantile_sketch_{name}"
+            )
             for name, targets in self._sketched().items()
         ]
 
@@ -335,18 +380,16 @@ class QuantileQuery:
         wanted: dict[str, set[int]] = {name: set() for name in columns}
         for t in collecting:
             wanted[t.column].update(cuts[t.column].inside(*t.proposed()))
-        binned = Bucketizer(
-            splitsArray=[cuts[name].splits for name in columns],
-            inputCols=[f"_in_{i}" for i in range(len(columns))],
-            outputCols=[f"_bin_{i}" for i in range(len(columns))],
-            handleInvalid="keep",  # nulls, read as NaN, land in a bin of their own
-        ).transform(
-            df.select(*[F.coalesce(as_double(n), F.lit(math.nan)).alias(f"_in_{i}") for i, n in enumerate(columns)])
+        binned = _bucketize(
+            df.select(*[F.coalesce(as_double(n), F.lit(math.nan)).alias(f"_in_{i}") for i, n in enumerate(columns)]),
+            [cuts[name].splits for name in columns],
+            [f"_in_{i}" for i in range(len(columns))],
+            [f"_bin_{i}" for i in range(len(columns))],
         )
         cells = [
             F.struct(
                 (F.lit(i * _BINS_PER_COLUMN) + F.col(f"_bin_{i}")).cast("long").alias("key"),
-                F.when(F.col(f"_bin_{i}").isin(sorted(wanted[n])), F.col(f"_in_{i}")).alias("value"),
+                F.when(_among(f"_bin_{i}", wanted[n]), F.col(f"_in_{i}")).alias("value"),
             )
             for i, n in enumerate(columns)
         ]

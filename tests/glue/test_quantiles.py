@@ -4,13 +4,16 @@ small sketch accuracies that force the narrowing passes), and when the sketch li
 
 from __future__ import annotations
 
+import bisect
 import math
+import random
+import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 from housing_etl.pipeline import PipelineCounts
-from housing_etl.quantiles import QuantileQuery, exact_quantiles, positions
+from housing_etl.quantiles import QuantileQuery, _bucketize, _sql_double, exact_quantiles, positions
 from housing_etl.split import split_train_validation
 from housing_etl.storage import read_curated
 from hypothesis import HealthCheck, given, settings
@@ -134,3 +137,19 @@ def test_a_column_of_few_values_is_counted_value_by_value(spark: Any) -> None:
     fewer.count_each("x", count, range(6))
     with pytest.raises(ValueError, match="x has values other than the 6 it was said to take"):
         fewer.run(df)
+
+
+def test_numbers_reach_the_jvm_as_text_unchanged(spark: Any) -> None:
+    """The sketch's probabilities (SQL literals) and the exact pass's cuts (JSON) are sent
+    as text: each double arrives bit for bit, and a value equal to a cut lands in the
+    bin that starts there, as a binary search over the same cuts would put it."""
+    rng = random.Random(0)
+    doubles = [5e-324, 2.2250738585072014e-308, 1e-05, 0.1, 1 / 3, -0.0, 1e300, math.nextafter(1.0, 2.0)]
+    doubles += [struct.unpack("<d", rng.randbytes(8))[0] for _ in range(200)]
+    finite = sorted({d for d in doubles if math.isfinite(d)})
+    row = spark.range(1).select(*[F.expr(_sql_double(d)) for d in finite]).first()
+    assert [struct.pack("<d", v) for v in row] == [struct.pack("<d", d) for d in finite]
+    splits = [-math.inf, *finite, math.inf]
+    df = spark.createDataFrame([(d,) for d in [*finite, math.nan]], "x double")
+    binned = _bucketize(df, [splits], ["x"], ["bin"]).collect()
+    assert [int(r["bin"]) for r in binned] == [bisect.bisect_right(splits, d) - 1 for d in finite] + [len(finite) + 1]
