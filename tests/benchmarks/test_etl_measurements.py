@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 from benchmarks.etl_data import MALFORMED, resend
 from benchmarks.spark_meter import peak_after_collection
@@ -36,11 +37,35 @@ def test_a_malformed_line_is_not_resent() -> None:
     assert resend(MALFORMED, random.Random(1)) is None
 
 
-def test_the_curve_splits_fixed_costs_from_the_cost_per_row() -> None:
-    from benchmarks.etl_pipeline import linear_costs
+def curve(fixed: float, per_row: dict[int, float]) -> list[Any]:
+    """Runs at each size, two each: wall time = a fixed cost + 10 s per million rows (one
+    second of noise either way), JVM CPU twice that, task CPU ``per_row[rows]`` seconds
+    per million rows."""
+    from benchmarks.etl_pipeline import CurvePoint
     from benchmarks.spark_meter import Sample
 
-    points = [(rows, Sample(5.0 + 10.0 * rows / 1e6, None, None, None), None, None) for rows in (1e6, 2e6, 4e6, 8e6)]
-    (line,) = linear_costs(points)  # type: ignore[arg-type]
+    def run(rows: int, noise: float) -> Sample:
+        wall = fixed + 10.0 * rows / 1e6 + noise
+        return Sample(wall, 2 * wall, None, None, per_row[rows] * rows / 1e6 + noise)
+
+    return [CurvePoint(rows, [run(rows, 1.0), run(rows, -1.0)], run(rows, 0), run(rows, 0)) for rows in per_row]
+
+
+def test_the_curve_splits_fixed_costs_from_the_cost_per_row() -> None:
+    from benchmarks.etl_pipeline import linear_costs
+
+    (line,) = linear_costs(curve(5.0, {1_000_000: 20.0, 2_000_000: 20.0, 4_000_000: 20.0}))
     assert line.startswith("Least-squares line through the wall times: 5.0 s + 10.00 s per million rows.")
-    assert "10.00, 10.00, 10.00 s (largest / smallest 1.00)" in line
+    assert "10.00, 10.00 s (largest / smallest 1.00)" in line
+
+
+def test_the_curve_is_judged_on_the_task_cpu_per_row() -> None:
+    from benchmarks.etl_pipeline import render_curve, spread
+
+    flat = curve(8.0, {1_000_000: 20.0, 2_000_000: 20.0})  # wall per row 18 then 14: a fixed cost spread
+    assert spread(flat, "wall") == 18.0 / 14.0
+    assert spread(flat, "task_cpu") == 1.0
+    assert "CPU per row: 1.00** (target <= 1.25: within)" in "\n".join(render_curve(flat))
+    growing = curve(0.0, {1_000_000: 20.0, 2_000_000: 30.0})
+    assert spread(growing, "task_cpu") == 1.5
+    assert "CPU per row: 1.50** (target <= 1.25: over)" in "\n".join(render_curve(growing))
