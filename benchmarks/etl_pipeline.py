@@ -83,9 +83,13 @@ class CurvePoint:
     exact: Sample
     bounded: Sample
 
+    def median(self, field: str) -> float:
+        """The median of a field of the runs: ``wall``, ``cpu`` or ``task_cpu`` seconds."""
+        return statistics.median(getattr(s, field) or 0.0 for s in self.runs)
+
     def per_million(self, field: str) -> float:
-        """The median of a field of the runs (wall, cpu, task_cpu), in seconds per million rows."""
-        return statistics.median(getattr(s, field) or 0.0 for s in self.runs) / self.rows * 1e6
+        """:meth:`median` in seconds per million rows."""
+        return self.median(field) / self.rows * 1e6
 
     @property
     def heap_mb(self) -> float | None:
@@ -241,7 +245,7 @@ def linear_costs(points: list[CurvePoint]) -> list[str]:
     """The least-squares line through the curve (what a run costs before its first row,
     and per million rows), and the cost of each further million rows between sizes."""
     millions_ = [p.rows / 1e6 for p in points]
-    walls = [p.per_million("wall") * m for p, m in zip(points, millions_, strict=True)]
+    walls = [p.median("wall") for p in points]
     fit = statistics.linear_regression(millions_, walls)
     steps = [(b - a) / (y - x) for (x, a), (y, b) in itertools.pairwise(zip(millions_, walls, strict=True))]
     return [
@@ -272,7 +276,7 @@ def render_curve(points: list[CurvePoint]) -> list[str]:
         " | peak heap after GC, MB |",
         "| ---: | ---: | ---: | ---: | ---: | ---: |",
         *[
-            f"| {millions(p.rows)} | {p.per_million('wall') * p.rows / 1e6:.1f} | {p.per_million('wall'):.2f} |"
+            f"| {millions(p.rows)} | {p.median('wall'):.1f} | {p.per_million('wall'):.2f} |"
             f" {p.per_million('cpu'):.2f} | {p.per_million('task_cpu'):.2f} | {fmt(p.heap_mb, 0)} |"
             for p in points
         ],

@@ -79,7 +79,7 @@ def _bucketize(df: DataFrame, splits: Sequence[Sequence[float]], inputs: list[st
     """Spark ML's ``Bucketizer`` (one binary search per value) over several columns,
     keeping invalid values (nulls, read as NaN) in a bin of their own.
 
-    Its parameters go to the JVM as JSON text, in four calls: the Python wrapper sends
+    Its parameters go to the JVM as JSON text, one call each: the Python wrapper sends
     each split as a call of its own, and a pass has hundreds of them.
     """
     encode = {-math.inf: "-Inf", math.inf: "Inf"}
