@@ -64,15 +64,13 @@ def _sql_double(value: float) -> str:
     return f"{value!r}D"
 
 
-def _sketch(name: str, probabilities: Sequence[float], accuracy: int) -> Column:
-    """``percentile_approx`` of a column at many probabilities, built from SQL text.
-
-    The same aggregate as ``F.percentile_approx``, which sends each probability into
-    the JVM as a call of its own: with a hundred probabilities per column, building
-    the query cost more than the sketch pass at a million rows.
-    """
-    array = ", ".join(map(_sql_double, probabilities))
-    return F.expr(f"percentile_approx(CAST({_sql_name(name)} AS DOUBLE), array({array}), {int(accuracy)})")
+def _sketch(values: Column, probabilities: Sequence[float], accuracy: int) -> Column:
+    """``percentile_approx`` of ``values`` at many probabilities, the probabilities
+    given as one SQL array: as a Python list, PySpark sends each of them into the JVM
+    as a call of its own, and with a hundred per column, building the query cost more
+    than the sketch pass at a million rows."""
+    array = F.expr(f"array({', '.join(map(_sql_double, probabilities))})")
+    return F.percentile_approx(values, array, accuracy)
 
 
 def _bucketize(df: DataFrame, splits: Sequence[Sequence[float]], inputs: list[str], outputs: list[str]) -> DataFrame:
@@ -305,7 +303,7 @@ class QuantileQuery:
         """The approximate pass's aggregates: run them in one ``agg`` (with any others)
         over the data and pass the resulting row to :meth:`resolve`."""
         return [
-            _sketch(name, [p for t in targets for p in t.local_probabilities()], self.accuracy).alias(
+            _sketch(as_double(name), [p for t in targets for p in t.local_probabilities()], self.accuracy).alias(
                 f"_quantile_sketch_{name}"
             )
             for name, targets in self._sketched().items()
@@ -443,7 +441,7 @@ class QuantileQuery:
         sketches = []
         for t, local in sketched:
             x, (low, high) = as_double(t.column), t.known
-            sketches.append(F.percentile_approx(F.when((x >= low) & (x <= high), x), local, self.accuracy))
+            sketches.append(_sketch(F.when((x >= low) & (x <= high), x), local, self.accuracy))
         row = df.agg(*sketches).first()
         self.passes += 1
         if row is None:
