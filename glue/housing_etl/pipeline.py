@@ -33,8 +33,7 @@ from housing_etl.baseline import BaselineFit
 from housing_etl.dedup import ID_COLUMN, deduplicate
 from housing_etl.encode import encode
 from housing_etl.missing import handle_missing
-from housing_etl.quantiles import QuantileQuery
-from housing_etl.scaling import apply_scaler, check_method, scaler_statistics, summarise, want_quantiles
+from housing_etl.scaling import apply_scaler, check_method, fit_statistics, summarise
 from housing_etl.schema import CORRUPT_RECORD
 from housing_etl.split import (
     CHANNEL_COLUMN,
@@ -246,12 +245,8 @@ def build_training_data(
     held_out = F.col(CHANNEL_COLUMN) == F.lit(VALIDATION_CHANNEL)
     train = channels.where(label.isNotNull() & ~held_out)
     summary = summarise(train, contract)
-    query = QuantileQuery()
-    want_quantiles(query, contract, summary)
     drift = BaselineFit(contract, summary)
-    drift.want(query)
-    query.run(train)
-    stats = scaler_statistics(contract, scaling_method, summary, query)
+    stats, query = fit_statistics(train, contract, scaling_method, summary, also=[drift.want])
     write_text(curated.sparkSession, outputs.statistics_file, dump_statistics(stats))
     split, categories = Observation(), Observation()
     counted = channels.observe(

@@ -9,7 +9,7 @@ medians do not shrink the spread.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Row
@@ -118,11 +118,26 @@ def fit_scaler(df: DataFrame, contract: Contract, method: str) -> dict[str, Any]
     (``housing_etl.baseline``).
     """
     check_method(method)
-    summary = summarise(df, contract)
+    return fit_statistics(df, contract, method, summarise(df, contract))[0]
+
+
+def fit_statistics(
+    df: DataFrame,
+    contract: Contract,
+    method: str,
+    summary: Row,
+    also: Sequence[Callable[[QuantileQuery], None]] = (),
+) -> tuple[dict[str, Any], QuantileQuery]:
+    """The statistics of ``df`` from its ``summary`` (:func:`summarise`) and the two
+    passes of one ``QuantileQuery``, returned with the resolved query. Each of ``also``
+    asks the query for more positions before it runs (the drift baseline's), so
+    they cost no pass of their own."""
     query = QuantileQuery()
     want_quantiles(query, contract, summary)
+    for want in also:
+        want(query)
     query.run(df)
-    return scaler_statistics(contract, method, summary, query)
+    return scaler_statistics(contract, method, summary, query), query
 
 
 def apply_scaler(df: DataFrame, stats: Mapping[str, Any]) -> DataFrame:
